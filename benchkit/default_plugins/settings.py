@@ -1,0 +1,104 @@
+"""Built-in evaluation settings (protocols of the field), registered like any plugin's.
+
+- ``one-model-one-class``: a model per category, trained on that category's normal training samples.
+- ``unified``: one model for all categories (class-aware: the detector sees category labels).
+- ``unified-agnostic``: one model for all categories; categories are stripped from every sample it sees.
+- ``few-shot:K``: a model per category trained on K normal samples drawn with the job seed.
+- ``zero-shot-one-vs-rest``: a model per category trained on every other category of the dataset.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+
+import numpy as np
+
+from benchkit.datasets import Dataset, DatasetSpec
+from benchkit.detectors import DetectorSpec
+from benchkit.errors import UsageError
+from benchkit.hookspecs import hookimpl
+from benchkit.settings import Plan, Setting, SettingSpec
+
+UNIFIED = "all"
+
+
+class OneModelOneClass(Setting):
+    def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
+        return [Plan(c, dataset.index(c, "train"), dataset.index(c, "test")) for c in dataset.categories()]
+
+
+class Unified(Setting):
+    def __init__(self, hide_category: bool) -> None:
+        self.hide_category = hide_category
+
+    def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
+        cats = dataset.categories()
+        train = [r for c in cats for r in dataset.index(c, "train")]
+        test = [r for c in cats for r in dataset.index(c, "test")]
+        return [Plan(UNIFIED, train, test, hide_category=self.hide_category)]
+
+    def incompatibility(self, detector: DetectorSpec, dataset: DatasetSpec) -> str | None:
+        if self.hide_category and detector.needs_category:
+            return f"{detector.name} needs category labels, which the class-agnostic unified setting withholds"
+        return super().incompatibility(detector, dataset)
+
+
+class FewShot(Setting):
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
+        plans = []
+        for c in dataset.categories():
+            train = dataset.index(c, "train")
+            # One stream per (seed, category): a category's subset does not depend on which others exist.
+            rng = np.random.default_rng([seed, zlib.crc32(c.encode())])
+            chosen = sorted(rng.choice(len(train), size=min(self.k, len(train)), replace=False))
+            plans.append(Plan(c, [train[i] for i in chosen], dataset.index(c, "test"), config={"k": self.k}))
+        return plans
+
+
+class ZeroShotOneVsRest(Setting):
+    def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
+        cats = dataset.categories()
+        if len(cats) < 2:
+            return []
+        return [
+            Plan(c, [r for o in cats if o != c for r in dataset.index(o, "train")], dataset.index(c, "test"),
+                 config={"train_categories": [o for o in cats if o != c]})
+            for c in cats
+        ]
+
+
+def _few_shot(arg: str | None) -> Setting:
+    try:
+        k = int(arg) if arg is not None else 5
+        if k < 1:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"few-shot needs a positive sample count, e.g. few-shot:5 (got {arg!r})") from None
+    return FewShot(k)
+
+
+def _no_arg(name: str, make):
+    def factory(arg: str | None) -> Setting:
+        if arg is not None:
+            raise UsageError(f"setting {name} takes no argument (got {name}:{arg})")
+        return make()
+
+    return factory
+
+
+@hookimpl
+def register_settings(register):
+    register(SettingSpec("one-model-one-class", "1", "A model per category, trained on its normal samples",
+                         _no_arg("one-model-one-class", OneModelOneClass)))
+    register(SettingSpec("unified", "1", "One model for all categories; category labels visible (class-aware)",
+                         _no_arg("unified", lambda: Unified(hide_category=False))))
+    register(SettingSpec("unified-agnostic", "1", "One model for all categories; categories withheld by the harness",
+                         _no_arg("unified-agnostic", lambda: Unified(hide_category=True))))
+    register(SettingSpec("few-shot", "1", "A model per category from K normal samples drawn with the seed (few-shot:K)",
+                         _few_shot, default_args=("5",)))
+    register(SettingSpec("zero-shot-one-vs-rest", "1", "A model per category trained only on the other categories",
+                         _no_arg("zero-shot-one-vs-rest", ZeroShotOneVsRest)))

@@ -1,0 +1,197 @@
+"""The result record: one JSON file per job, validated by pydantic with extra fields forbidden.
+
+Old records keep loading: `load_record` upgrades them step by step through `MIGRATIONS` before validation.
+Records are written atomically (temporary file in the same folder, fsync, rename), so an interrupted run never
+leaves a partial JSON behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from benchkit.errors import BenchkitError
+
+SCHEMA_VERSION = 1
+Status = Literal["ok", "failed", "skipped"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobInfo(_Strict):
+    detector: str = Field(description="Detector name as run, with backbone variant: 'sedir:fpfh'")
+    detector_version: str
+    dataset: str
+    dataset_version: str
+    setting: str = Field(description="Setting with its argument: 'few-shot:5'")
+    category: str = Field(description="Evaluated category, or 'all' for one model evaluated on every category")
+    seed: int
+    config: dict[str, Any] = Field(description="Everything that determines the result: detector, dataset, setting")
+    config_hash: str
+
+
+class ErrorInfo(_Strict):
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+class Counts(_Strict):
+    train: int
+    test_normal: int
+    test_anomalous: int
+
+
+class Efficiency(_Strict):
+    fit_seconds: float | None = Field(None, description="Wall time of fit()")
+    predict_seconds: float | None = Field(None, description="Wall time of predicting all timed test samples")
+    latency_ms_median: float | None = Field(None, description="Median per-sample predict time after warm-up")
+    latency_ms_p95: float | None = None
+    latency_ms_iqr: float | None = None
+    throughput_per_s: float | None = Field(None, description="Timed samples / predict_seconds")
+    timed_samples: int = 0
+    warmup_samples: int = 0
+    peak_rss_mb: float | None = Field(None, description="Peak resident memory of the job's process")
+    baseline_rss_mb: float | None = Field(None, description="Resident memory before the job loaded data")
+    peak_gpu_mb: float | None = Field(None, description="torch.cuda.max_memory_allocated, GPU jobs only")
+    parameters: int | None = Field(None, description="Parameters of the detector's torch modules")
+    memory_bank_bytes: int | None = None
+    flops_per_sample: float | None = Field(None, description="FLOPs of one predict() call on one sample")
+    flops_counter: str | None = Field(None, description="What counted the FLOPs and what it leaves out")
+    rss_isolated: bool = Field(True, description="False when the job shared its process with others")
+
+
+class Provenance(_Strict):
+    python: str
+    platform: str
+    cpu: str
+    threads: int
+    device: str
+    executor: str
+    packages: dict[str, str]
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    timestamp: str
+
+
+class SampleScore(_Strict):
+    id: str
+    category: str
+    label: int
+    score: float
+
+
+class Record(_Strict):
+    schema_version: int = SCHEMA_VERSION
+    benchkit_version: str
+    job: JobInfo
+    status: Status
+    error: ErrorInfo | None = None
+    weights: Literal["none", "pretrained", "random-init"] | None = Field(
+        None, description="'random-init': a backbone that should be pretrained was not; not the paper's numbers"
+    )
+    incomplete: bool = Field(False, description="The dataset copy lacked categories of the full benchmark")
+    counts: dict[str, Counts] = Field(default_factory=dict)
+    metrics: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict, description="Per category (and 'mean' when several): metric name to value"
+    )
+    efficiency: Efficiency = Field(default_factory=Efficiency)
+    provenance: Provenance
+    samples: list[SampleScore] = Field(default_factory=list, description="Object score of every test sample")
+    duration_seconds: float | None = None
+
+
+# Migrations: MIGRATIONS[v] turns a version-v record (a dict) into a version v+1 one.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class RecordError(BenchkitError):
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: invalid result record:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def migrate(data: dict[str, Any], source: str = "<record>") -> dict[str, Any]:
+    version = data.get("schema_version")
+    if not isinstance(version, int):
+        raise RecordError(source, ["schema_version: missing or not an integer"])
+    if version > SCHEMA_VERSION:
+        raise RecordError(source, [f"schema_version {version} is newer than this benchkit ({SCHEMA_VERSION}); upgrade"])
+    while version < SCHEMA_VERSION:
+        if version not in MIGRATIONS:
+            raise RecordError(source, [f"no migration from schema_version {version}"])
+        data = MIGRATIONS[version](dict(data))
+        version = data["schema_version"] = version + 1
+    return data
+
+
+def parse_record(data: dict[str, Any], source: str = "<record>") -> Record:
+    """Validate (after migrating) a record given as a dict; every problem is listed in the error."""
+    try:
+        return Record.model_validate(migrate(data, source))
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()]
+        raise RecordError(source, problems) from None
+
+
+def load_record(path: str | Path) -> Record:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RecordError(str(path), ["file not found"]) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RecordError(str(path), [f"not JSON: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise RecordError(str(path), ["top level must be a JSON object"])
+    return parse_record(data, str(path))
+
+
+def iter_records(results_dir: str | Path) -> Iterator[tuple[Path, Record]]:
+    """Every valid record under a results folder (the site folder excluded). Invalid files raise `RecordError`."""
+    root = Path(results_dir)
+    for path in sorted(root.rglob("*.json")):
+        if "site" in path.relative_to(root).parts[:1]:
+            continue
+        yield path, load_record(path)
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON so that readers see either the old file or the complete new one, never a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=False, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(record: Record, path: str | Path) -> None:
+    write_json_atomic(path, record.model_dump(mode="json"))
+
+
+def json_schema() -> dict[str, Any]:
+    return Record.model_json_schema()
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Stable hash of a job config (canonical JSON, sorted keys)."""
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Classic weight-free baselines: BTF and PatchCore on FPFH / raw geometry."""

@@ -1,0 +1,1 @@
+"""Embedded synthetic benchmarks, generated deterministically in the real datasets' layouts."""
