@@ -1,0 +1,302 @@
+"""The `benchkit` command line. Each subcommand imports what it needs when it runs, so `--help` stays fast.
+
+Exit codes: 0 success (every job ok or skipped), 1 a job failed or a file is invalid, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+LIST_KINDS = ("detectors", "datasets", "settings", "backbones", "executors")
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers, e.g. 0,1,2 (got {text!r})") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="benchkit", description="Benchmark 3D and RGB+3D industrial anomaly detectors.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run benchmark jobs and write one JSON record per job")
+    run.add_argument("--all", action="store_true", help="every compatible detector x dataset x setting x seed")
+    run.add_argument("--detector", action="append", help="detector name (repeatable), e.g. btf-fpfh or sedir:fpfh")
+    run.add_argument("--dataset", action="append", help="dataset name (repeatable)")
+    run.add_argument("--setting", action="append", help="setting name (repeatable), e.g. unified or few-shot:5")
+    run.add_argument("--category", help="run one category only")
+    run.add_argument("--seed", type=int, help="one seed (default 0)")
+    run.add_argument("--seeds", type=_seeds, help="comma-separated seeds, e.g. 0,1,2,3,4")
+    run.add_argument("--results", type=Path, default=None, help="results folder (default ./benchkit-results)")
+    run.add_argument("--workers", type=int, default=1, help="jobs run at the same time (default 1)")
+    run.add_argument("--executor", default="local", help="where jobs run (see `benchkit list executors`)")
+    run.add_argument("--threads", type=int, help="threads per job (default: CPU cores / workers)")
+    run.add_argument("--data-root", type=Path, help="folder with one subfolder per real dataset ($BENCHKIT_DATA)")
+    run.add_argument("--allow-random-init", action="store_true",
+                     help="let detectors whose pretrained weights are missing run randomly initialized (flagged)")
+    run.add_argument("--no-site", action="store_true", help="do not rebuild the leaderboard site afterwards")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    lst = sub.add_parser("list", help="list registered plugins' contributions")
+    lst.add_argument("kind", choices=LIST_KINDS)
+    lst.add_argument("--json", action="store_true")
+
+    plugins = sub.add_parser("plugins", help="installed plugins, their versions and what they register")
+    plugins.add_argument("--json", action="store_true")
+
+    lb = sub.add_parser("leaderboard", help="the static leaderboard site")
+    lb_sub = lb.add_subparsers(dest="action", metavar="ACTION", required=True)
+    build = lb_sub.add_parser("build", help="render the site from result records")
+    build.add_argument("--results", type=Path, default=None)
+    build.add_argument("--out", type=Path, default=None, help="site folder (default RESULTS/site)")
+
+    sub.add_parser("schema", help="print the JSON Schema of a result record")
+    val = sub.add_parser("validate", help="validate result record files and name every problem")
+    val.add_argument("files", nargs="+", type=Path)
+
+    ds = sub.add_parser("datasets", help="inspect, verify and prepare datasets")
+    ds_sub = ds.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ds_sub.add_parser("list", help="datasets and whether a copy was found")
+    for name, text in (("info", "metadata of one dataset"), ("verify", "check a copy's layout and counts"),
+                       ("prepare", "generate or preprocess a dataset into the cache")):
+        a = ds_sub.add_parser(name, help=text)
+        a.add_argument("name")
+        if name != "info":
+            a.add_argument("--root", type=Path, help="the dataset's folder (default DATA_ROOT/NAME)")
+    for a in ds_sub.choices.values():
+        a.add_argument("--data-root", type=Path, help="folder with one subfolder per real dataset ($BENCHKIT_DATA)")
+
+    ev = sub.add_parser("evaluate", help="score anomaly maps produced outside benchkit")
+    ev.add_argument("--dataset", required=True)
+    ev.add_argument("--root", type=Path, required=True, help="the dataset's folder")
+    ev.add_argument("--maps", type=Path, required=True, help="folder of maps in the dataset's layout")
+    ev.add_argument("--name", required=True, help="detector name to record")
+    ev.add_argument("--setting", default="one-model-one-class")
+    ev.add_argument("--results", type=Path, default=None)
+
+    show = sub.add_parser("show", help="print result tables (mean, std over seeds)")
+    show.add_argument("--results", type=Path, default=None)
+    show.add_argument("--dataset")
+    show.add_argument("--setting")
+
+    cmp_ = sub.add_parser("compare", help="paired test of two detectors over categories x seeds")
+    cmp_.add_argument("a")
+    cmp_.add_argument("b")
+    cmp_.add_argument("--dataset", required=True)
+    cmp_.add_argument("--setting", required=True)
+    cmp_.add_argument("--metric", default=None)
+    cmp_.add_argument("--results", type=Path, default=None)
+    return p
+
+
+def _results_dir(path: Path | None) -> Path:
+    from benchkit.runner import DEFAULT_RESULTS
+
+    return path or DEFAULT_RESULTS
+
+
+# -- commands ---------------------------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from benchkit import provenance
+    from benchkit.errors import UsageError
+    from benchkit.plugins import get_registry
+    from benchkit.runner import Planner, iter_variant_names, run_jobs
+
+    registry = get_registry()
+    if args.all:
+        detectors = args.detector or list(iter_variant_names(registry))
+        datasets = args.dataset or list(registry.datasets)
+        settings = args.setting or [n for spec in registry.settings.values() for n in spec.run_names()]
+    else:
+        if not args.detector or not args.dataset:
+            raise UsageError("benchkit run needs --all, or --detector NAME and --dataset NAME")
+        detectors, datasets = args.detector, args.dataset
+        settings = args.setting or ["one-model-one-class"]
+    for name in detectors:
+        registry.detector_variant(name)
+    for name in datasets:
+        registry.get("datasets", name)
+    if args.seeds and args.seed is not None:
+        raise UsageError("give --seed or --seeds, not both")
+    seeds = args.seeds or [args.seed if args.seed is not None else 0]
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    executor = registry.get("executors", args.executor)
+    results = _results_dir(args.results)
+    planner = Planner(
+        registry, results, data_root=args.data_root, allow_random_init=args.allow_random_init,
+        threads=args.threads or provenance.default_threads(args.workers), executor=args.executor,
+        isolated=executor.factory(workers=1).isolates_jobs,
+    )
+    jobs, skipped = planner.expand(detectors, datasets, settings, seeds, category=args.category)
+    for note in planner.notes:
+        print(f"benchkit: {note}", file=sys.stderr)
+    print(f"benchkit: {len(jobs)} jobs, {sum(s.status == 'skipped' for s in skipped)} incompatible combinations "
+          f"recorded as skipped; results in {results}", file=sys.stderr)
+    summary = run_jobs(jobs, skipped, args.executor, args.workers, registry, progress=not args.quiet)
+    print(f"benchkit: {summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped, "
+          f"{summary.cached} already done", file=sys.stderr)
+    for line in summary.failures:
+        print(f"  failed: {line}", file=sys.stderr)
+    if not args.no_site:
+        site = _build_site(results, results / "site")
+        if site:
+            print(f"benchkit: leaderboard at {site}")
+    return summary.exit_code
+
+
+def _build_site(results: Path, out: Path) -> Path | None:
+    from benchkit.leaderboard import build_site
+
+    return build_site(results, out)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from benchkit.plugins import get_registry
+
+    registry = get_registry()
+    rows = []
+    for name, spec in sorted(registry.specs[args.kind].items()):
+        row = {"name": name, "version": spec.version, "description": spec.description,
+               "plugin": registry.owner[(args.kind, name)]}
+        if args.kind == "detectors":
+            row.update(variants=spec.variant_names(), consumes=sorted(spec.consumes), needs_category=spec.needs_category,
+                       trains=spec.trains, settings=sorted(spec.settings) if spec.settings is not None else "all")
+        elif args.kind == "datasets":
+            row.update(modalities=sorted(spec.modalities), embedded=spec.embedded)
+        elif args.kind == "settings":
+            row.update(runs_as=spec.run_names())
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max((len(n) for r in rows for n in r.get("variants", [r["name"]])), default=4)
+        for r in rows:
+            print(f"{r['name']:<{width}}  {r['description']}")
+            for v in r.get("variants", [])[1:]:
+                print(f"{v:<{width}}  (variant)")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from benchkit.plugins import get_registry
+
+    registry = get_registry()
+    infos = [p.as_dict() for p in registry.plugins]
+    if args.json:
+        print(json.dumps(infos, indent=2))
+        return 0
+    for p in infos:
+        what = "; ".join(f"{k}: {', '.join(v)}" for k, v in p["registers"].items()) or "nothing"
+        state = f"FAILED ({p['error']})" if p["error"] else what
+        print(f"{p['name']} [{p['distribution'] or 'BENCHKIT_PLUGINS'} {p['version'] or ''}]".rstrip() + f": {state}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    results = _results_dir(args.results)
+    if not results.is_dir():
+        from benchkit.errors import UsageError
+
+        raise UsageError(f"--results {results}: no such folder (run `benchkit run` first)")
+    site = _build_site(results, args.out or results / "site")
+    print(site)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from benchkit.results import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from benchkit.results import RecordError, load_record
+
+    bad = 0
+    for path in args.files:
+        try:
+            load_record(path)
+            print(f"{path}: ok")
+        except RecordError as exc:
+            bad += 1
+            print(str(exc), file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from benchkit import dataset_tools
+
+    return dataset_tools.cli(args)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from benchkit import evaluate
+
+    return evaluate.cli(args, _results_dir(args.results))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from benchkit.leaderboard import show_text
+
+    print(show_text(_results_dir(args.results), dataset=args.dataset, setting=args.setting))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from benchkit.leaderboard import compare_text
+
+    print(compare_text(_results_dir(args.results), args.a, args.b, dataset=args.dataset, setting=args.setting,
+                       metric=args.metric))
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "leaderboard": cmd_leaderboard,
+    "schema": cmd_schema, "validate": cmd_validate, "datasets": cmd_datasets, "evaluate": cmd_evaluate,
+    "show": cmd_show, "compare": cmd_compare,
+}
+
+
+def _plain_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(str(message), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.showwarning = _plain_warning  # one readable line per warning (a skipped plugin), not a source excerpt
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from benchkit import __version__
+
+        print(__version__)
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 2
+    from benchkit.errors import BenchkitError, PluginError, UsageError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, PluginError) as exc:
+        print(f"benchkit {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except BenchkitError as exc:
+        print(f"benchkit {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("benchkit: interrupted; finished jobs are kept, run again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
