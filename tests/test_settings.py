@@ -1,0 +1,68 @@
+"""Settings enforce their protocol: what a detector trains on and what it sees."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchkit.errors import UsageError
+from benchkit.plugins import get_registry
+
+
+def plans(setting: str, seed: int = 0):
+    import fixture_plugins
+
+    registry = get_registry()
+    base, _, arg = setting.partition(":")
+    dataset = fixture_plugins.TinyPoints("unused")
+    return registry.settings[base].factory(arg or None).plan(dataset, seed=seed, datasets={"tiny-points": dataset})
+
+
+def ids(refs):
+    return [(r.category, r.split, r.id) for r in refs]
+
+
+def test_few_shot_is_deterministic_per_seed_and_never_touches_test(bk_env):
+    first, again, other = plans("few-shot:2", 0), plans("few-shot:2", 0), plans("few-shot:2", 1)
+    assert [ids(p.train) for p in first] == [ids(p.train) for p in again]
+    assert [ids(p.train) for p in first] != [ids(p.train) for p in other]
+    for plan in first + other:
+        assert len(plan.train) == 2 and plan.config == {"k": 2}
+        assert all(r.split == "train" and r.category == plan.category for r in plan.train)
+
+
+def test_few_shot_needs_a_positive_count(bk_env):
+    with pytest.raises(UsageError, match="few-shot:5"):
+        plans("few-shot:zero")
+
+
+def test_zero_shot_one_vs_rest_never_trains_on_the_target(bk_env):
+    for plan in plans("zero-shot-one-vs-rest"):
+        assert plan.train and all(r.category != plan.category for r in plan.train)
+        assert all(r.category == plan.category for r in plan.test)
+
+
+def test_unified_agnostic_hides_categories_and_answers(bk_env, cli, monkeypatch, tmp_path):
+    spy_file = tmp_path / "spy.jsonl"
+    monkeypatch.setenv("BENCHKIT_SPY_FILE", str(spy_file))
+    assert cli("run", "--detector", "spy", "--dataset", "tiny-points", "--setting", "unified-agnostic",
+               "--setting", "unified", "--results", str(tmp_path / "r"), "--no-site", "--quiet") == 0
+    seen = [json.loads(line) for line in spy_file.read_text().splitlines()]
+    fits = [s for s in seen if s["phase"] == "fit"]
+    predicts = [s for s in seen if s["phase"] == "predict"]
+    assert len(fits) == 2 * 12 and len(predicts) == 2 * (18 + 1)  # two settings; one warm-up sample each
+    agnostic = fits[:12] + predicts[:19]
+    assert all(s["category"] is None for s in agnostic)
+    assert any(s["category"] is not None for s in fits[12:])  # class-aware unified does show categories
+    assert all(s["label"] is None and not s["gt"] for s in predicts)  # no answers at test time, ever
+
+
+def test_detector_needing_categories_is_skipped_in_agnostic_setting(bk_env):
+    from benchkit import DetectorSpec
+    import fixture_plugins
+
+    spec = DetectorSpec("aware", "1", "", fixture_plugins.NNDistance, frozenset({"points"}), needs_category=True)
+    setting = get_registry().settings["unified-agnostic"].factory(None)
+    reason = setting.incompatibility(spec, get_registry().datasets["tiny-points"])
+    assert "needs category labels" in reason
