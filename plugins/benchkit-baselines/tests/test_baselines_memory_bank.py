@@ -1,0 +1,93 @@
+"""Coreset, projection and nearest-neighbour checks for benchkit_baselines.memory_bank."""
+
+import math
+
+import numpy as np
+import pytest
+
+from benchkit_baselines.memory_bank import (
+    NearestNeighbors,
+    approximate_greedy_coreset,
+    greedy_coreset,
+    johnson_lindenstrauss_min_dim,
+    reduce_for_coreset,
+    reweighted_image_score,
+    sparse_random_projection,
+)
+
+
+def test_greedy_coreset_picks_farthest_points_in_order():
+    # points on a line: from 0 the farthest is 10, then the point farthest from {0, 10} is 4 (distance 4 vs 3 for 7)
+    x = np.array([[0.0], [1.0], [4.0], [7.0], [10.0], [9.5]])
+    assert greedy_coreset(x, 3).tolist() == [0, 4, 2]
+    assert greedy_coreset(x, 4).tolist() == [0, 4, 2, 3]  # 7 is 3 away from 4 and from 10; 1 is 1 away from 0
+    assert greedy_coreset(x, 2, start_index=4).tolist() == [4, 0]
+
+
+def test_greedy_coreset_on_square_corners_and_centre():
+    x = np.array([[0, 0], [1, 1], [0.5, 0.5], [0, 1], [1, 0]], dtype=np.float32)
+    picks = greedy_coreset(x, 4)
+    assert picks[:2].tolist() == [0, 1]
+    assert set(picks[2:].tolist()) == {3, 4}  # the remaining corners are farther than the centre
+
+
+def test_greedy_coreset_with_initial_distances_starts_at_their_argmax():
+    x = np.array([[0.0], [1.0], [4.0], [7.0], [10.0]])
+    picks = greedy_coreset(x, 2, initial_distances=np.array([0.1, 0.2, 9.0, 0.3, 0.4]))
+    # first pick: argmax of the initial values (index 2); then the running minimum keeps the small initial values,
+    # so index 4 (initial 0.4, 6 away from 4) wins
+    assert picks.tolist() == [2, 4]
+
+
+def test_approximate_coreset_is_deterministic_and_spreads_out():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(500, 33)), rng.normal(size=(5, 33)) + 50])  # a far cluster of five
+    a = approximate_greedy_coreset(x, 20, seed=3)
+    assert a.tolist() == approximate_greedy_coreset(x, 20, seed=3).tolist()
+    assert len(set(a.tolist())) == 20
+    assert any(i >= 500 for i in a[:2])  # the far cluster is covered first
+
+
+def test_jl_dimension_matches_scikit_learn():
+    sklearn_rp = pytest.importorskip("sklearn.random_projection")
+    for n in (10, 784, 150_000):
+        assert johnson_lindenstrauss_min_dim(n, 0.9) == sklearn_rp.johnson_lindenstrauss_min_dim(n, eps=0.9)
+
+
+def test_sparse_projection_is_seeded_and_roughly_preserves_distances():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 2000)).astype(np.float32)
+    p = sparse_random_projection(x, 500, seed=1)
+    assert p.shape == (50, 500)
+    np.testing.assert_array_equal(p, sparse_random_projection(x, 500, seed=1))
+    ratio = np.linalg.norm(p[0] - p[1]) / np.linalg.norm(x[0] - x[1])
+    assert 0.8 < ratio < 1.2
+
+
+def test_reduce_for_coreset_skips_projection_for_narrow_features_like_btf():
+    x = np.random.default_rng(0).normal(size=(1000, 33)).astype(np.float32)
+    np.testing.assert_array_equal(reduce_for_coreset(x), x)  # JL dimension 227 > 33: no projection
+    wide = np.random.default_rng(0).normal(size=(1000, 1536)).astype(np.float32)
+    assert reduce_for_coreset(wide).shape == (1000, johnson_lindenstrauss_min_dim(1000, 0.9))
+
+
+def test_nearest_neighbors_returns_squared_l2():
+    bank = NearestNeighbors(np.array([[0.0, 0.0], [3.0, 4.0]]))
+    d, i = bank.search(np.array([[3.0, 5.0], [0.0, 0.1]]), k=1)
+    assert i[:, 0].tolist() == [1, 0]
+    np.testing.assert_allclose(d[:, 0], [1.0, 0.01], rtol=1e-5)
+    assert bank.nbytes == 2 * 2 * 4
+
+
+def test_reweighted_score_follows_the_formula():
+    bank_features = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [5.0, 5.0]])
+    bank = NearestNeighbors(bank_features)
+    queries = np.array([[0.1, 0.0], [0.0, -1.0]])
+    d2, idx = bank.search(queries, k=1)
+    d = np.sqrt(d2[:, 0])
+    score = reweighted_image_score(queries, bank, d, idx[:, 0], n_reweight=3)
+    # worst query (0,-1) matched (0,0); its 3 nearest bank entries are (0,0), (1,0), (0,2): reweight with the last two
+    s = 1.0
+    knn = [math.dist((0, -1), (1, 0)), math.dist((0, -1), (0, 2))]
+    expected = (1 - math.exp(s / math.sqrt(2)) / sum(math.exp(k / math.sqrt(2)) for k in knn)) * s
+    assert score == pytest.approx(expected, rel=1e-5)
