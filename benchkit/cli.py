@@ -112,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.all:
         detectors = args.detector or list(iter_variant_names(registry))
         datasets = args.dataset or list(registry.datasets)
-        settings = args.setting or [n for spec in registry.settings.values() for n in spec.run_names()]
+        settings = args.setting
     else:
         if not args.detector or not args.dataset:
             raise UsageError("benchkit run needs --all, or --detector NAME and --dataset NAME")
@@ -134,6 +134,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         threads=args.threads or provenance.default_threads(args.workers), executor=args.executor,
         isolated=executor.factory(workers=1).isolates_jobs,
     )
+    if settings is None:  # --all: every setting, cross-dataset ones paired over the datasets found
+        found = list(planner.available_datasets(datasets))
+        settings = [n for spec in registry.settings.values() for n in spec.run_names(found)]
     jobs, skipped = planner.expand(detectors, datasets, settings, seeds, category=args.category)
     for note in planner.notes:
         print(f"benchkit: {note}", file=sys.stderr)

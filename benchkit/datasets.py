@@ -26,6 +26,7 @@ class Dataset(ABC):
     #: Set from the spec by the harness; plugins need not set them.
     name: str = ""
     version: str = ""
+    modalities: frozenset[str] = frozenset()
 
     def __init__(self, root: Path, **options: Any) -> None:
         self.root = Path(root)

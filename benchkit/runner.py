@@ -71,7 +71,7 @@ def dataset_root(spec: DatasetSpec, root: str | Path | None = None) -> Path:
 
 def open_dataset(spec: DatasetSpec, root: str | Path) -> Dataset:
     dataset = spec.factory(Path(root))
-    dataset.name, dataset.version = spec.name, spec.version
+    dataset.name, dataset.version, dataset.modalities = spec.name, spec.version, spec.modalities
     return dataset
 
 
@@ -173,7 +173,8 @@ class Planner:
 
     def expand(self, detectors: Sequence[str], datasets: Sequence[str], settings: Sequence[str],
                seeds: Sequence[int], category: str | None = None) -> tuple[list[Job], list[Skipped]]:
-        opened = self.available_datasets(datasets)
+        sources = [n.partition(":")[2] for n in settings if n.startswith("zero-shot-cross-dataset:")]
+        opened = self.available_datasets([*datasets, *(s for s in sources if s in self.registry.datasets)])
         jobs: list[Job] = []
         skipped: list[Skipped] = []
         for dataset_name in datasets:

@@ -7,7 +7,7 @@ categories when ``hide_category`` is set, and hides labels and ground truth from
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,13 +56,18 @@ def missing_modalities(detector: DetectorSpec, dataset: DatasetSpec) -> set[str]
 @dataclass(frozen=True)
 class SettingSpec:
     """What a plugin registers for a setting. ``factory(arg)`` gets the text after the colon ("5" in "few-shot:5")
-    or None. ``default_args``: the arguments ``run --all`` uses (e.g. ("5",)); empty means the plain name."""
+    or None. ``default_args``: the arguments ``run --all`` uses (e.g. ("5",)); empty means the plain name.
+    ``args_from_datasets``: ``run --all`` uses each available dataset's name as the argument (cross-dataset)."""
 
     name: str
     version: str
     description: str
     factory: Callable[[str | None], Setting]
     default_args: tuple[str, ...] = ()
+    args_from_datasets: bool = False
 
-    def run_names(self) -> list[str]:
-        return [f"{self.name}:{a}" for a in self.default_args] or [self.name]
+    def run_names(self, datasets: Sequence[str] = ()) -> list[str]:
+        args = list(datasets) if self.args_from_datasets else self.default_args
+        if self.args_from_datasets or self.default_args:
+            return [f"{self.name}:{a}" for a in args]
+        return [self.name]

@@ -48,9 +48,9 @@ class TinyPoints(Dataset):
 
     def index(self, category: str, split: str) -> list[SampleRef]:
         if split == "train":
-            return [SampleRef("tiny-points", category, "train", f"train{i}", 0, "good") for i in range(4)]
+            return [SampleRef(self.name, category, "train", f"train{i}", 0, "good") for i in range(4)]
         if split == "test":
-            return [SampleRef("tiny-points", category, "test", f"test{i}", int(i >= 3), "good" if i < 3 else "bump")
+            return [SampleRef(self.name, category, "test", f"test{i}", int(i >= 3), "good" if i < 3 else "bump")
                     for i in range(6)]
         return []
 
@@ -126,6 +126,8 @@ class Spy(NNDistance):
 @hookimpl
 def register_datasets(register):
     register(DatasetSpec("tiny-points", "1", "Test dataset: noisy spheres with bumps", TinyPoints,
+                         frozenset({"points"}), embedded=True))
+    register(DatasetSpec("tiny-points-b", "1", "Test dataset: a second copy, for cross-dataset settings", TinyPoints,
                          frozenset({"points"}), embedded=True))
 
 

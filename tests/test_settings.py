@@ -66,3 +66,23 @@ def test_detector_needing_categories_is_skipped_in_agnostic_setting(bk_env):
     setting = get_registry().settings["unified-agnostic"].factory(None)
     reason = setting.incompatibility(spec, get_registry().datasets["tiny-points"])
     assert "needs category labels" in reason
+
+
+def test_zero_shot_cross_dataset_trains_only_on_the_source(bk_env, cli, monkeypatch, tmp_path):
+    spy_file = tmp_path / "spy.jsonl"
+    monkeypatch.setenv("BENCHKIT_SPY_FILE", str(spy_file))
+    results = tmp_path / "r"
+    assert cli("run", "--detector", "spy", "--dataset", "tiny-points-b", "--setting",
+               "zero-shot-cross-dataset:tiny-points", "--category", "egg", "--results", str(results),
+               "--no-site", "--quiet", "--executor", "inline") == 0
+    from benchkit.results import iter_records
+
+    (_, rec), = list(iter_records(results))
+    assert rec.status == "ok" and rec.job.dataset == "tiny-points-b" and rec.job.config["setting"]["source"] == "tiny-points"
+    assert rec.counts["egg"].train == 12  # every category of the source, none of the target dataset
+
+
+def test_all_pairs_cross_dataset_settings_over_found_datasets(bk_env):
+    spec = get_registry().settings["zero-shot-cross-dataset"]
+    assert spec.run_names(["a", "b"]) == ["zero-shot-cross-dataset:a", "zero-shot-cross-dataset:b"]
+    assert get_registry().settings["few-shot"].run_names(["a"]) == ["few-shot:5"]

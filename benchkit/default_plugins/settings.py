@@ -5,6 +5,9 @@
 - ``unified-agnostic``: one model for all categories; categories are stripped from every sample it sees.
 - ``few-shot:K``: a model per category trained on K normal samples drawn with the job seed.
 - ``zero-shot-one-vs-rest``: a model per category trained on every other category of the dataset.
+- ``zero-shot-cross-dataset:SOURCE``: a model trained on every category of dataset SOURCE, tested on each
+  category of the target dataset. ``run --all`` pairs every two available datasets of the same geometry format
+  (organized with organized, unorganized with unorganized).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 
 from benchkit.datasets import Dataset, DatasetSpec
 from benchkit.detectors import DetectorSpec
-from benchkit.errors import UsageError
+from benchkit.errors import BenchkitError, UsageError
 from benchkit.hookspecs import hookimpl
 from benchkit.settings import Plan, Setting, SettingSpec
 
@@ -71,6 +74,34 @@ class ZeroShotOneVsRest(Setting):
         ]
 
 
+class ZeroShotCrossDataset(Setting):
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
+        if self.source == dataset.name:
+            return []
+        if self.source not in datasets:
+            raise BenchkitError(f"zero-shot-cross-dataset: source dataset {self.source} is not available "
+                                f"(see `benchkit datasets list`)")
+        source = datasets[self.source]
+        if _organized(source) != _organized(dataset):
+            return []  # an organized source cannot teach a detector about unorganized clouds, or the reverse
+        train = [r for c in source.categories() for r in source.index(c, "train")]
+        return [Plan(c, train, dataset.index(c, "test"), config={"source": self.source})
+                for c in dataset.categories()]
+
+
+def _organized(dataset: Dataset) -> bool:
+    return "xyz" in getattr(dataset, "modalities", ())
+
+
+def _cross_dataset(arg: str | None) -> Setting:
+    if not arg:
+        raise UsageError("zero-shot-cross-dataset needs the source dataset, e.g. zero-shot-cross-dataset:mvtec3d")
+    return ZeroShotCrossDataset(arg)
+
+
 def _few_shot(arg: str | None) -> Setting:
     try:
         k = int(arg) if arg is not None else 5
@@ -102,3 +133,6 @@ def register_settings(register):
                          _few_shot, default_args=("5",)))
     register(SettingSpec("zero-shot-one-vs-rest", "1", "A model per category trained only on the other categories",
                          _no_arg("zero-shot-one-vs-rest", ZeroShotOneVsRest)))
+    register(SettingSpec("zero-shot-cross-dataset", "1",
+                         "A model trained on another dataset (zero-shot-cross-dataset:SOURCE), tested on this one",
+                         _cross_dataset, args_from_datasets=True))
