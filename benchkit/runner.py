@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -407,7 +408,9 @@ def execute_job(job: Job) -> str:
     eff: dict[str, Any] = {"baseline_rss_mb": efficiency.current_rss_mb(), "rss_isolated": job.isolated}
     device = "cpu"
     try:
-        registry = get_registry()
+        with warnings.catch_warnings():  # broken plugins were already reported by the parent process
+            warnings.simplefilter("ignore")
+            registry = get_registry()
         dataset = open_dataset(registry.get("datasets", job.dataset), job.dataset_root)
         det_spec, backbone = registry.detector_variant(job.detector)
         detector = det_spec.build(backbone, **job.detector_params)
