@@ -107,6 +107,10 @@ class Record(_Strict):
     efficiency: Efficiency = Field(default_factory=Efficiency)
     provenance: Provenance
     samples: list[SampleScore] = Field(default_factory=list, description="Object score of every test sample")
+    intervals: dict[str, dict[str, list[float]]] = Field(
+        default_factory=dict,
+        description="Optional 95 % bootstrap intervals per category and metric, [lo, hi] (benchkit.stats)",
+    )
     duration_seconds: float | None = None
 
 
