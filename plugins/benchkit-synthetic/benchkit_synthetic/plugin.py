@@ -1,0 +1,46 @@
+"""Registers the embedded synthetic benchmarks. Imports nothing heavy: the dataset classes load on first use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchkit import DatasetSpec, hookimpl
+
+from benchkit_synthetic.generate_pc import PC_GENERATOR_VERSION, PCConfig
+from benchkit_synthetic.generate_rgbd import RGBD_GENERATOR_VERSION, RGBDConfig
+
+
+def _synthetic_pc(root: Path, **options):
+    from benchkit_synthetic.datasets import SyntheticPC
+
+    return SyntheticPC(root, **options)
+
+
+def _synthetic_rgbd(root: Path, **options):
+    from benchkit_synthetic.datasets import SyntheticRGBD
+
+    return SyntheticRGBD(root, **options)
+
+
+@hookimpl
+def register_datasets(register):
+    register(DatasetSpec(
+        name="synthetic-pc",
+        version=PC_GENERATOR_VERSION,
+        description="Embedded: 6 synthetic shapes as point clouds in Real3D-AD's layout (bulge, sink, hole, crack, "
+                    "missing), generated from a seed",
+        factory=_synthetic_pc,
+        modalities=frozenset({"points"}),
+        embedded=True,
+        categories=PCConfig.categories,
+    ))
+    register(DatasetSpec(
+        name="synthetic-rgbd",
+        version=RGBD_GENERATOR_VERSION,
+        description="Embedded: 5 textured objects on a plane as RGB + organized xyz in MVTec 3D-AD's layout "
+                    "(geometric-only, colour-only and combined defects), generated from a seed",
+        factory=_synthetic_rgbd,
+        modalities=frozenset({"points", "xyz", "rgb"}),
+        embedded=True,
+        categories=RGBDConfig.categories,
+    ))
