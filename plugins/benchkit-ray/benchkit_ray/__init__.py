@@ -1,0 +1,1 @@
+"""benchkit plugin: the ``ray`` executor (see `benchkit_ray.executor`)."""
