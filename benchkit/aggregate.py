@@ -1,0 +1,209 @@
+"""Result records -> pandas tables: one row per (dataset, setting, detector, weights).
+
+Rules (the leaderboard and ``benchkit show`` rely on them):
+- A row is one detector on one dataset under one setting; runs with randomly initialised backbones form their own
+  row (``weights == "random-init"``) and are never averaged with pretrained runs.
+- Per-category values are the mean (and sample std) over seeds. The mean over categories is computed per seed and
+  then averaged over seeds, and ONLY when every category of the dataset has a value for every seed of the row and
+  no record came from an incomplete dataset copy; otherwise the row is ``incomplete`` and has no mean (a mean over
+  a subset of categories is not comparable, the mistake MTEB had to fix). Records' own ``mean`` entries are ignored.
+- Ranks (1 = best; every metric here is higher-is-better) are over the rows with a mean, per (dataset, setting,
+  metric). Reported paper numbers never enter these tables.
+- Failed and skipped jobs stay visible: `Summary.jobs` lists every record with its status and reason, and rows
+  count them.
+- When a (category, seed) was run twice, the newest record (provenance timestamp) wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchkit.results import Record, iter_records
+from benchkit.stats import mean_std, record_intervals
+
+KEY = ["dataset", "setting", "detector", "weights"]
+#: Efficiency fields aggregated per row: the median over the row's ok jobs.
+EFFICIENCY_FIELDS = ("throughput_per_s", "latency_ms_median", "latency_ms_p95", "peak_rss_mb", "peak_gpu_mb",
+                     "parameters", "fit_seconds", "memory_bank_bytes", "flops_per_sample")
+#: Display order of metrics; others follow alphabetically.
+METRIC_ORDER = ("i_auroc", "i_aupr", "p_auroc", "p_aupr", "aupro@0.3", "aupro@0.01")
+
+
+def metric_sort_key(metric: str) -> tuple[int, str]:
+    return (METRIC_ORDER.index(metric), "") if metric in METRIC_ORDER else (len(METRIC_ORDER), metric)
+
+
+@dataclass
+class Summary:
+    rows: pd.DataFrame  # one per KEY: flags, counts, efficiency medians
+    values: pd.DataFrame  # KEY + metric, category ("mean" too), mean, std, n_seeds, ci_lo, ci_hi, rank (mean only)
+    jobs: pd.DataFrame  # one per record: KEY + category, seed, status, reason, path
+    categories: dict[str, list[str]]  # the full category list of every dataset
+
+    def metrics(self, dataset: str, setting: str) -> list[str]:
+        v = self.values[(self.values.dataset == dataset) & (self.values.setting == setting)]
+        return sorted(v.metric.unique(), key=metric_sort_key)
+
+    def sections(self) -> list[tuple[str, str]]:
+        return sorted({(r.dataset, r.setting) for r in self.rows.itertuples()})
+
+
+def load_records(results_dir: str | Path) -> list[tuple[Path, Record]]:
+    return list(iter_records(results_dir))
+
+
+def expected_categories(records: Sequence[Record], given: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[str]]:
+    """Full category list per dataset: ``given``, else the dataset plugin's spec, else every category seen in any
+    record of that dataset (any detector, any setting)."""
+    out: dict[str, list[str]] = {}
+    seen: dict[str, set[str]] = {}
+    for rec in records:
+        cats = seen.setdefault(rec.job.dataset, set())
+        cats.update(c for c in rec.metrics if c != "mean")
+        cats.update(rec.counts)
+        if rec.job.category != "all":
+            cats.add(rec.job.category)
+    specs: dict[str, Any] = {}
+    if given is None:
+        try:
+            from benchkit.plugins import get_registry
+
+            specs = get_registry().datasets
+        except Exception:  # a broken plugin set must not stop the leaderboard; fall back to the records
+            specs = {}
+    for dataset, cats in seen.items():
+        if given is not None and dataset in given:
+            out[dataset] = list(given[dataset])
+        elif dataset in specs and list(getattr(specs[dataset], "categories", ()) or ()):
+            out[dataset] = list(specs[dataset].categories)
+        else:
+            out[dataset] = sorted(cats)
+    return out
+
+
+def _reason(rec: Record) -> str:
+    if rec.error is None:
+        return ""
+    return f"{rec.error.type}: {rec.error.message}"
+
+
+def _newest(records: Iterable[tuple[Path | None, Record]]) -> list[tuple[Path | None, Record]]:
+    """Keep the newest record per (KEY, category, seed)."""
+    best: dict[tuple, tuple[Path | None, Record]] = {}
+    for path, rec in records:
+        k = (rec.job.dataset, rec.job.setting, rec.job.detector, rec.weights, rec.job.category, rec.job.seed)
+        if k not in best or rec.provenance.timestamp >= best[k][1].provenance.timestamp:
+            best[k] = (path, rec)
+    return list(best.values())
+
+
+def summarize(
+    records: Iterable[Record | tuple[Path | None, Record]],
+    expected: Mapping[str, Sequence[str]] | None = None,
+    *,
+    intervals: bool = True,
+) -> Summary:
+    """Aggregate records (or (path, record) pairs). ``expected`` overrides the category list per dataset."""
+    pairs = [r if isinstance(r, tuple) else (None, r) for r in records]
+    pairs = _newest(pairs)
+    recs = [r for _, r in pairs]
+    cats = expected_categories(recs, expected)
+
+    job_rows = []
+    for path, rec in pairs:
+        j = rec.job
+        job_rows.append(dict(dataset=j.dataset, setting=j.setting, detector=j.detector, weights=rec.weights or "none",
+                             category=j.category, seed=j.seed, status=rec.status, reason=_reason(rec),
+                             incomplete=rec.incomplete, device=rec.provenance.device,
+                             path=str(path) if path else "", **{f: getattr(rec.efficiency, f) for f in EFFICIENCY_FIELDS}))
+    jobs = pd.DataFrame(job_rows, columns=[*KEY, "category", "seed", "status", "reason", "incomplete", "device", "path",
+                                           *EFFICIENCY_FIELDS])
+
+    # per (KEY) -> metric -> category -> seed -> value; and the interval of single-seed values
+    grouped: dict[tuple, list[Record]] = {}
+    for rec in recs:
+        grouped.setdefault((rec.job.dataset, rec.job.setting, rec.job.detector, rec.weights or "none"), []).append(rec)
+
+    row_dicts, value_rows = [], []
+    for key, group in sorted(grouped.items()):
+        dataset = key[0]
+        ok = [r for r in group if r.status == "ok"]
+        seeds = sorted({r.job.seed for r in group})
+        ok_seeds = sorted({r.job.seed for r in ok})
+        per: dict[str, dict[str, dict[int, float]]] = {}
+        ivs: dict[str, dict[str, list[float]]] = {}
+        for rec in ok:
+            rec_iv = record_intervals(rec, n_boot=200, seed=rec.job.seed) if intervals else {}
+            for cat, by_metric in rec.metrics.items():
+                if cat == "mean":
+                    continue
+                for metric, value in by_metric.items():
+                    if value is not None and np.isfinite(value):
+                        per.setdefault(metric, {}).setdefault(cat, {})[rec.job.seed] = float(value)
+                        if cat in rec_iv and metric in rec_iv[cat]:
+                            ivs.setdefault(metric, {})[cat] = rec_iv[cat][metric]
+        full = cats.get(dataset, [])
+        flagged_incomplete = any(r.incomplete for r in group)
+        complete_metrics = []
+        for metric, by_cat in per.items():
+            for cat, by_seed in by_cat.items():
+                m, s, n = mean_std(by_seed.values())
+                iv = ivs.get(metric, {}).get(cat) if n == 1 else None
+                value_rows.append(dict(zip(KEY, key), metric=metric, category=cat, mean=m, std=s, n_seeds=n,
+                                       ci_lo=iv[0] if iv else None, ci_hi=iv[1] if iv else None))
+            complete = bool(full) and not flagged_incomplete and ok_seeds == seeds and all(
+                set(by_cat.get(c, {})) == set(ok_seeds) for c in full)
+            if complete:
+                complete_metrics.append(metric)
+                per_seed = [np.mean([by_cat[c][sd] for c in full]) for sd in ok_seeds]
+                m, s, n = mean_std(per_seed)
+                value_rows.append(dict(zip(KEY, key), metric=metric, category="mean", mean=m, std=s, n_seeds=n,
+                                       ci_lo=None, ci_hi=None))
+        present = {c for by_cat in per.values() for c in by_cat}
+        eff = {f: _median([getattr(r.efficiency, f) for r in ok]) for f in EFFICIENCY_FIELDS}
+        row_dicts.append(dict(
+            zip(KEY, key),
+            seeds=",".join(map(str, seeds)), n_seeds=len(ok_seeds),
+            incomplete=(not per) or len(complete_metrics) < len(per),
+            copy_incomplete=flagged_incomplete,
+            missing=",".join(c for c in full if c not in present),
+            n_jobs=len(group), n_ok=len(ok), n_failed=sum(r.status == "failed" for r in group),
+            n_skipped=sum(r.status == "skipped" for r in group),
+            device=",".join(sorted({r.provenance.device for r in ok})),
+            configs=len({r.job.config_hash for r in group}),
+            **eff,
+        ))
+    rows = pd.DataFrame(row_dicts, columns=[*KEY, "seeds", "n_seeds", "incomplete", "copy_incomplete", "missing",
+                                            "n_jobs", "n_ok", "n_failed", "n_skipped", "device", "configs",
+                                            *EFFICIENCY_FIELDS])
+    values = pd.DataFrame(value_rows, columns=[*KEY, "metric", "category", "mean", "std", "n_seeds", "ci_lo", "ci_hi"])
+    values["rank"] = np.nan
+    is_mean = values.category == "mean"
+    if is_mean.any():
+        values.loc[is_mean, "rank"] = (values[is_mean].groupby(["dataset", "setting", "metric"])["mean"]
+                                       .rank(ascending=False, method="min"))
+    return Summary(rows=rows, values=values, jobs=jobs, categories=cats)
+
+
+def _median(values: Iterable[float | int | None]) -> float | None:
+    arr = [v for v in values if v is not None]
+    return float(np.median(arr)) if arr else None
+
+
+def summarize_dir(results_dir: str | Path, expected: Mapping[str, Sequence[str]] | None = None) -> Summary:
+    return summarize(load_records(results_dir), expected)
+
+
+def wide(summary: Summary, dataset: str, setting: str, metric: str) -> pd.DataFrame:
+    """Per-category table of one metric: index = (detector, weights), columns = mean then the categories."""
+    v = summary.values
+    v = v[(v.dataset == dataset) & (v.setting == setting) & (v.metric == metric)]
+    table = v.pivot_table(index=["detector", "weights"], columns="category", values="mean", aggfunc="first")
+    cols = [c for c in ["mean", *summary.categories.get(dataset, [])] if c in table.columns or c == "mean"]
+    return table.reindex(columns=cols)

@@ -1,0 +1,103 @@
+"""benchkit.aggregate: the mean rule, seeds, ranks, failed/skipped visibility, efficiency medians."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from records_factory import CATS, make_record, scenario, write_scenario  # noqa: E402
+
+from benchkit.aggregate import summarize, summarize_dir, wide  # noqa: E402
+
+EXPECTED = {"toy": CATS}
+
+
+def _row(s, detector, weights="none", setting="one-model-one-class"):
+    r = s.rows[(s.rows.detector == detector) & (s.rows.weights == weights) & (s.rows.setting == setting)]
+    assert len(r) == 1
+    return r.iloc[0]
+
+
+def _val(s, detector, category, metric="i_auroc", weights="none", setting="one-model-one-class"):
+    v = s.values
+    hit = v[(v.detector == detector) & (v.weights == weights) & (v.setting == setting) & (v.category == category)
+            & (v.metric == metric)]
+    return None if hit.empty else hit.iloc[0]
+
+
+def test_mean_over_seeds_and_categories():
+    s = summarize(scenario(), EXPECTED)
+    a = _val(s, "good", "a")
+    assert a["mean"] == pytest.approx(0.91) and a["std"] == pytest.approx(0.0141421, rel=1e-4) and a["n_seeds"] == 2
+    m = _val(s, "good", "mean")
+    assert m["mean"] == pytest.approx(0.81)
+    assert m["std"] == pytest.approx(0.0141421, rel=1e-4)  # std over seeds of the per-seed means
+    assert not _row(s, "good").incomplete
+
+
+def test_unified_record_ignores_its_own_mean_entry():
+    s = summarize(scenario(), EXPECTED)
+    assert _val(s, "uni", "mean", setting="unified")["mean"] == pytest.approx(0.7)
+
+
+def test_rows_missing_a_category_or_from_incomplete_copies_get_no_mean_and_no_rank():
+    s = summarize(scenario(), EXPECTED)
+    partial = _row(s, "partial")
+    assert partial.incomplete and partial.missing == "c" and partial.n_failed == 1
+    assert _val(s, "partial", "mean") is None and _val(s, "partial", "a")["mean"] == pytest.approx(0.99)
+    copy = _row(s, "copy")
+    assert copy.incomplete and copy.copy_incomplete and _val(s, "copy", "mean") is None
+
+
+def test_a_missing_seed_of_one_category_makes_the_row_incomplete():
+    recs = [make_record("d", c, 0, {c: {"i_auroc": 0.7}}) for c in CATS]
+    recs += [make_record("d", c, 1, {c: {"i_auroc": 0.7}}) for c in CATS[:2]]
+    s = summarize(recs, EXPECTED)
+    assert _row(s, "d").incomplete and _val(s, "d", "mean") is None
+
+
+def test_expected_categories_fall_back_to_every_category_seen():
+    recs = [make_record("x", c, 0, {c: {"i_auroc": 0.7}}) for c in CATS] + [make_record("y", "a", 0)]
+    s = summarize(recs)  # dataset 'toy' has no plugin: categories = union over records
+    assert s.categories["toy"] == CATS
+    assert not _row(s, "x").incomplete and _row(s, "y").incomplete
+
+
+def test_ranks_only_complete_rows_random_init_kept_separate():
+    s = summarize(scenario(), EXPECTED)
+    means = s.values[(s.values.category == "mean") & (s.values.metric == "i_auroc")
+                     & (s.values.setting == "one-model-one-class")]
+    ranks = {(r.detector, r.weights): r.rank for r in means.itertuples()}
+    assert ranks == {("good", "none"): 1, ("<script>alert(1)</script>", "none"): 2, ("good", "random-init"): 3}
+    assert _val(s, "good", "a", weights="random-init")["mean"] == pytest.approx(0.5)
+
+
+def test_failed_and_skipped_jobs_stay_visible():
+    s = summarize(scenario(), EXPECTED)
+    bad = s.jobs[s.jobs.status != "ok"]
+    assert set(zip(bad.detector, bad.status)) == {("partial", "failed"), ("weightless", "skipped")}
+    assert "CUDA out of memory" in bad[bad.status == "failed"].reason.iloc[0]
+    w = _row(s, "weightless")
+    assert w.n_skipped == 3 and w.n_ok == 0 and w.incomplete
+
+
+def test_efficiency_medians_and_newest_record_wins():
+    recs = [make_record("e", c, 0, {c: {"i_auroc": 0.7}}, throughput=t) for c, t in zip(CATS, (1.0, 3.0, 10.0))]
+    recs.append(make_record("e", "a", 0, {"a": {"i_auroc": 0.9}}, throughput=1.0, timestamp="2026-02-01T00:00:00"))
+    s = summarize(recs, EXPECTED)
+    assert _row(s, "e").throughput_per_s == pytest.approx(3.0)
+    assert _row(s, "e").parameters == 1_500_000
+    assert _val(s, "e", "a")["mean"] == pytest.approx(0.9) and _row(s, "e").n_jobs == 3
+
+
+def test_single_seed_values_carry_bootstrap_intervals_and_wide_table(tmp_path):
+    s = summarize_dir(write_scenario(tmp_path), EXPECTED)
+    v = _val(s, "partial", "a")
+    assert v["ci_lo"] is not None  # interval computed from the record's samples
+    assert v["ci_lo"] < v["ci_hi"]
+    table = wide(s, "toy", "one-model-one-class", "i_auroc")
+    assert list(table.columns) == ["mean", *CATS]
+    assert table.loc[("good", "none"), "b"] == pytest.approx(0.81)
