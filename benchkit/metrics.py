@@ -174,7 +174,7 @@ def _aupro(r: _Ranks, limit: float) -> float | None:
     The positives at value v enter the curve between FPR a = (negatives above v) / N and b = (negatives at or above
     v) / N, linearly (a diagonal when a < b). Their weight W adds W * integral_0^limit ramp(f) df to the area, where
     ramp goes from 0 at a to 1 at b: that is W * (limit - (a + b) / 2) when b <= limit, W * (limit - a)^2 / (2 (b - a))
-    when a < limit < b, and 0 when a >= limit.
+    when a < limit < b, and 0 when a >= limit. The weights sum to 1, so AU-PRO = 1 - sum of W * (1 - that / limit).
     """
     if r.n_pos == 0 or r.n_neg == 0 or r.weight is None or not len(r.weight):
         return None
@@ -185,13 +185,16 @@ def _aupro(r: _Ranks, limit: float) -> float | None:
     at_or_above = n - r.neg_lt  # FPR b = at_or_above / n
     first_in = int(np.searchsorted(-above, -limit * n, side="right"))  # first group with a < limit
     first_whole = max(first_in, int(np.searchsorted(-at_or_above, -limit * n, side="left")))  # first with b <= limit
-    a = above[first_whole:] / n
-    b = at_or_above[first_whole:] / n
-    area = float(np.dot(r.weight[first_whole:], limit - (a + b) / 2))
+    # sum the shortfall from a perfect curve rather than the area: the weights add up to 1 mathematically but not
+    # in floating point, and this way a perfect (or perfectly wrong) detector scores exactly 1 (or 0)
     a = above[first_in:first_whole] / n
     b = at_or_above[first_in:first_whole] / n
-    area += float(np.dot(r.weight[first_in:first_whole], (limit - a) ** 2 / (2 * (b - a))))
-    return _unit(area / limit)
+    shortfall = float(np.sum(r.weight[:first_in]))  # entered at or after the limit: nothing under the curve
+    shortfall += float(np.dot(r.weight[first_in:first_whole], 1 - (limit - a) ** 2 / (2 * (b - a) * limit)))
+    a = above[first_whole:] / n
+    b = at_or_above[first_whole:] / n
+    shortfall += float(np.dot(r.weight[first_whole:], (a + b) / (2 * limit)))
+    return _unit(1.0 - shortfall)
 
 
 # -- inputs ----------------------------------------------------------------------------------------------------------

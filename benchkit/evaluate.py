@@ -1,0 +1,170 @@
+"""Score anomaly maps made outside benchkit against a dataset's ground truth (``benchkit evaluate``).
+
+The maps folder mirrors the official MVTec 3D-AD evaluation layout, one file per test sample of the dataset reader:
+
+- organized datasets (MVTec 3D-AD, Eyecandies, synthetic-rgbd): ``<maps>/<category>/test/<sample id>.tiff``, a 2-D
+  float map, e.g. ``<maps>/bagel/test/crack/000.tiff`` (MVTec 3D-AD ids are ``<defect>/<stem>``; Eyecandies ids are
+  the sample prefix, ``000``). The map has the test sample's original size or the dataset's evaluation size;
+  like `benchkit run`, the map is resized bilinearly and the ground truth nearest to the evaluation size
+  (`Dataset.eval_size`, 224 x 224 for the real datasets) before scoring.
+- point-cloud datasets (Real3D-AD, Anomaly-ShapeNet, synthetic-pc): ``<maps>/<category>/test/<sample id>.txt``, e.g.
+  ``<maps>/airplane/test/3_bulge.txt``, either one score per line or rows ``x y z score`` (whitespace or commas).
+  Scores follow the order of the points the dataset reader yields for that cloud: for an anomalous cloud that is the
+  order of its ground-truth file (as in the reference loaders), for a normal one that of its PCD.
+
+The object score of a sample is the maximum of its map (the official MVTec 3D-AD evaluation and the Real3D-AD
+PatchCore baselines do this). Only categories that have a folder under ``<maps>`` are scored; the mean over
+categories follows `benchkit run` (the runner's own helpers compute both).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchkit.datasets import Dataset
+from benchkit.errors import DataError
+from benchkit.plugins import get_registry
+from benchkit.sample import Sample, SampleRef
+
+MAP_SUFFIX = {True: ".tiff", False: ".txt"}  # organized -> TIFF, per-point -> text
+
+
+def map_path(maps: Path, ref: SampleRef, organized: bool) -> Path:
+    """Where the anomaly map of a test sample is expected."""
+    return Path(maps) / ref.category / "test" / f"{ref.id}{MAP_SUFFIX[organized]}"
+
+
+def read_organized_map(path: Path, sample: Sample, eval_size: tuple[int, int] | None) -> np.ndarray:
+    """A 2-D float32 map of the sample's original size (or the evaluation size). Raises DataError naming the file."""
+    import tifffile
+
+    _require(path)
+    try:
+        values = np.asarray(tifffile.imread(path), dtype=np.float32)
+    except Exception as exc:  # tifffile raises several types for damaged files
+        raise DataError(path, f"cannot read the anomaly map as TIFF ({exc})",
+                        "write a single-channel float TIFF, e.g. tifffile.imwrite(path, map.astype('float32'))") from exc
+    if values.ndim == 3 and 1 in (values.shape[0], values.shape[-1]):
+        values = values.reshape(values.shape[1:] if values.shape[0] == 1 else values.shape[:-1])
+    accepted = {tuple(sample.map_shape)} | ({tuple(eval_size)} if eval_size else set())
+    if values.shape not in accepted:
+        sizes = " or ".join("x".join(map(str, s)) for s in sorted(accepted))
+        raise DataError(path, f"anomaly map has shape {values.shape}, expected {sizes}",
+                        "save one single-channel map per test sample at the test image's size")
+    _check_finite(path, values)
+    return values
+
+
+def read_point_scores(path: Path, n_points: int) -> np.ndarray:
+    """Per-point scores from a text file: one score per line, or rows ``x y z score`` (whitespace or commas)."""
+    _require(path)
+    with open(path) as handle:
+        first = handle.readline()
+    delimiter = "," if "," in first else None
+    try:
+        table = np.loadtxt(path, delimiter=delimiter, ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise DataError(path, f"cannot parse the point scores ({exc})",
+                        "write one number per line, or rows 'x y z score'") from exc
+    if table.shape[1] not in (1, 4):
+        raise DataError(path, f"rows have {table.shape[1]} columns", "write one score per line or rows 'x y z score'")
+    scores = table[:, -1].astype(np.float32)
+    if len(scores) != n_points:
+        raise DataError(path, f"anomaly map has {len(scores)} scores but the test cloud has {n_points} points",
+                        "write one score per point, in the order the dataset reader yields the points")
+    _check_finite(path, scores)
+    return scores
+
+
+def _require(path: Path) -> None:
+    if not path.is_file():
+        raise DataError(path, "anomaly map missing for this test sample",
+                        "write one map per test sample: <maps>/<category>/test/<sample id>.tiff (organized) or "
+                        ".txt (point clouds)")
+
+
+def _check_finite(path: Path, values: np.ndarray) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        kind = "NaN" if np.isnan(values).any() else "infinite"
+        raise DataError(path, f"anomaly map contains {kind} values ({int(bad.sum())} of {values.size})",
+                        "write finite scores")
+
+
+def open_dataset(dataset: str, root: Path) -> Dataset:
+    """The named dataset's reader on ``root`` (the registry raises a clear error for an unknown name)."""
+    from benchkit.runner import open_dataset as open_spec
+
+    spec = get_registry().get("datasets", dataset)
+    reader = open_spec(spec, Path(root))
+    if not reader.is_available():
+        raise DataError(root, f"no copy of dataset {dataset} here", "pass the folder holding the original download")
+    return reader
+
+
+def score_category(reader: Dataset, category: str, maps: Path, scored) -> bool:
+    """Append one category's object scores, maps and ground truth (at the evaluation resolution) to ``scored`` (the
+    runner's `_Scored`); returns whether the category is organized."""
+    from benchkit.runner import resize_map
+
+    organized = False
+    refs = reader.index(category, "test")
+    if not refs:
+        raise DataError(Path(reader.root) / category, "no test samples in this category", "check the data root")
+    for ref in refs:
+        sample = reader.load(ref)
+        if sample.label is None:
+            raise DataError(Path(reader.root) / category, f"test sample {ref.id} has no label",
+                            "unlabelled splits cannot be scored")
+        gt = sample.gt if sample.gt is not None else np.zeros(sample.map_shape, np.uint8)
+        path = map_path(maps, ref, sample.organized)
+        if sample.organized:
+            organized = True
+            values = read_organized_map(path, sample, reader.eval_size)
+            score = float(values.max())
+            size = reader.eval_size or gt.shape
+            values = resize_map(values, size)
+            gt = resize_map(gt.astype(np.float32), size, nearest=True) > 0.5
+        else:
+            values = read_point_scores(path, sample.map_shape[0])
+            score = float(values.max())
+        scored.labels.append(int(sample.label))
+        scored.scores.append(score)
+        scored.categories.append(category)
+        scored.ids.append(sample.id)
+        scored.gts.append(np.asarray(gt, dtype=np.uint8))
+        scored.maps.append(values)
+    return organized
+
+
+def evaluate_maps(dataset: str, root: Path, maps: Path, name: str) -> tuple[dict, dict]:
+    """Metrics per category (plus ``mean`` when several, as in run records) and counts per category (`Counts`) of
+    the maps of detector ``name`` under ``maps``, for dataset ``dataset`` at ``root``.
+
+    Metrics and counts come from the runner's own helpers, so they match what `benchkit run` records.
+    """
+    from benchkit.runner import ALL, _counts, _metrics, _Scored
+    from benchkit.settings import Plan
+
+    maps = Path(maps)
+    if not maps.is_dir():
+        raise DataError(maps, "maps folder not found", "pass the folder holding <category>/test/... anomaly maps")
+    reader = open_dataset(dataset, root)
+    known = set(reader.categories())
+    present = sorted(p.name for p in maps.iterdir() if p.is_dir())
+    unknown = [c for c in present if c not in known]
+    if unknown:
+        raise DataError(maps / unknown[0], f"detector {name}: category folder {unknown[0]!r} is not a category of "
+                                           f"{dataset} at {root}", f"known categories: {', '.join(sorted(known))}")
+    if not present:
+        raise DataError(maps, f"detector {name}: no category folders",
+                        f"lay maps out as <maps>/<category>/test/<sample id>; categories: {', '.join(sorted(known))}")
+    scored = _Scored()
+    organized = False
+    for category in present:
+        organized |= score_category(reader, category, maps, scored)
+    plan = Plan(category=ALL, train=[r for c in present for r in reader.index(c, "train")],
+                test=[r for c in present for r in reader.index(c, "test")])
+    return _metrics(scored, organized), _counts(plan, scored)
