@@ -171,8 +171,9 @@ def _blob(shape, centre, rng, radius_px):
     t = rng.uniform(0, np.pi)
     u = (np.cos(t) * dr + np.sin(t) * dc) / (radius_px * rng.uniform(0.8, 1.2))
     v = (-np.sin(t) * dr + np.cos(t) * dc) / (radius_px * rng.uniform(0.5, 0.9))
-    wobble = 1 + 0.25 * _noise(dr, dc, rng, radius_px, 4)
-    return np.exp(-((u**2 + v**2) * wobble) * 2.0)
+    wobble = np.clip(1 + 0.25 * _noise(dr, dc, rng, radius_px, 4), 0.6, 1.4)
+    bell = np.exp(-((u**2 + v**2) * wobble) * 2.0)
+    return np.clip((bell - 0.05) / 0.95, 0, 1)  # exactly zero beyond a finite distance: the defect has an edge
 
 
 def apply_defect(kind: str, scene: Scene, camera: Camera, rng: np.random.Generator) -> np.ndarray:
@@ -184,7 +185,7 @@ def apply_defect(kind: str, scene: Scene, camera: Camera, rng: np.random.Generat
         amount = rng.uniform(0.0025, 0.0035) * (1 if kind == "bump" else -1)
         change = amount * profile * scene.object_mask
         scene.height = np.clip(scene.height + change, 0, None)
-        return np.abs(change) > 0.25 * abs(amount)
+        return np.abs(change) > 0.1 * abs(amount)  # 0.25-0.35 mm: over twice the sensor noise
     if kind in ("stain", "color"):
         profile = _blob(shape, centre, rng, rng.uniform(12, 18))
         alpha = np.clip((profile - 0.2) / 0.3, 0, 1) * scene.object_mask
