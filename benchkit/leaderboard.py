@@ -122,13 +122,14 @@ class _View:
             return [(label, g) for label, g in sub.groupby(["method", "paper", "table", "title"], sort=False)]
 
         def reported_row(label: tuple, g: pd.DataFrame, columns: list[tuple[str, str]]) -> dict:
-            method, _, table, title = label
+            method, _, table, title = label  # label = (method, paper key, table, paper title)
             cells = []
             for metric, cat in columns:
                 hit = g[(g.metric == metric) & (g.category == cat)]
                 cells.append({"text": _pct(hit.value.iloc[0]) if not hit.empty else "", "cls": "num",
                               "title": f"reported by {title}, {table}" if not hit.empty else ""})
-            return {"label": f"reported · {method}", "method": method, "title": f"{title} — {table}", "cells": cells}
+            short = f"{label[1]}, {table.split(' (')[0]}"
+            return {"label": f"reported · {method}", "method": f"{method} ({short})", "title": f"{title} — {table}", "cells": cells}
 
         # summary table: mean of every metric + efficiency
         summary_cols = [(m, "mean") for m in metrics]

@@ -77,8 +77,8 @@ def test_reported_numbers_beside_reproduced_and_never_ranked(tmp_path):
     recs = [make_record("btf-raw", "airplane", 0, {"airplane": {"i_auroc": 0.6}}, dataset="real3d-ad")]
     _, html, p = _site(tmp_path, recs, reported_dir=rep)
     texts = [c[2] for c in p.cells]
-    assert "reported BTF(Raw)" in texts and "99.9" in texts and "73.0" in texts and "60.0" in texts
-    assert "reported Other" in texts and "12.3" in texts
+    assert "reported BTF(Raw) (paper, Table 9)" in texts and "99.9" in texts and "73.0" in texts and "60.0" in texts
+    assert "reported Other (paper, Table 9)" in texts and "12.3" in texts
     best = {c[2] for c in p.cells if "best" in c[1].get("class", "")}
     assert "99.9" not in best
 
