@@ -84,13 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--results", type=Path, default=None)
     show.add_argument("--dataset")
     show.add_argument("--setting")
+    show.add_argument("--metric", help="show this metric per category")
 
     cmp_ = sub.add_parser("compare", help="paired test of two detectors over categories x seeds")
     cmp_.add_argument("a")
     cmp_.add_argument("b")
     cmp_.add_argument("--dataset", required=True)
     cmp_.add_argument("--setting", required=True)
-    cmp_.add_argument("--metric", default=None)
+    cmp_.add_argument("--metric", default="i_auroc")
     cmp_.add_argument("--results", type=Path, default=None)
     return p
 
@@ -249,7 +250,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from benchkit.leaderboard import show_text
 
-    print(show_text(_results_dir(args.results), dataset=args.dataset, setting=args.setting))
+    print(show_text(_results_dir(args.results), dataset=args.dataset, setting=args.setting, metric=args.metric))
     return 0
 
 

@@ -39,6 +39,7 @@ from benchkit.results import (
 )
 from benchkit.sample import Sample, SampleRef
 from benchkit.settings import Plan
+from benchkit.stats import bootstrap_intervals
 
 DEFAULT_RESULTS = Path("benchkit-results")
 ALL = "all"
@@ -426,12 +427,14 @@ def execute_job(job: Job) -> str:
         device = detector.device
         scored, organized = _predict_all(detector, dataset, job, eff)
         metrics = _metrics(scored, organized)
+        intervals = bootstrap_intervals(scored.labels, scored.scores, scored.categories, scored.gts, scored.maps,
+                                        seed=job.seed)
         modules = detector.torch_modules()
         eff.update(parameters=efficiency.count_parameters(modules), memory_bank_bytes=int(detector.memory_bank_bytes()),
                    peak_gpu_mb=efficiency.gpu_peak_mb(detector.device), peak_rss_mb=efficiency.peak_rss_mb())
         record = _record(
             job, "ok", device=device, weights=detector.weights, counts=_counts(job.plan, scored), metrics=metrics,
-            efficiency=Efficiency(**eff), duration_seconds=time.perf_counter() - started,
+            intervals=intervals, efficiency=Efficiency(**eff), duration_seconds=time.perf_counter() - started,
             samples=[SampleScore(id=i, category=c, label=lab, score=s) for i, c, lab, s in
                      zip(scored.ids, scored.categories, scored.labels, scored.scores)],
         )
