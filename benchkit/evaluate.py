@@ -93,12 +93,21 @@ def _check_finite(path: Path, values: np.ndarray) -> None:
                         "write finite scores")
 
 
-def open_dataset(dataset: str, root: Path) -> Dataset:
-    """The named dataset's reader on ``root`` (the registry raises a clear error for an unknown name)."""
+def open_dataset(dataset: str, root: Path | None) -> Dataset:
+    """The named dataset's reader on ``root``, the folder of one copy laid out as the original download (as for
+    ``benchkit datasets verify``). Embedded datasets may pass None: their generated copy in the cache is used (and
+    generated first if needed). The registry raises a clear error for an unknown name."""
+    from benchkit.runner import dataset_root
     from benchkit.runner import open_dataset as open_spec
 
     spec = get_registry().get("datasets", dataset)
+    if root is None:
+        if not spec.embedded:
+            raise DataError(None, f"dataset {dataset}: no root given", "pass the folder holding the original download")
+        root = dataset_root(spec)
     reader = open_spec(spec, Path(root))
+    if spec.embedded:
+        reader.prepare()
     if not reader.is_available():
         raise DataError(root, f"no copy of dataset {dataset} here", "pass the folder holding the original download")
     return reader
@@ -139,9 +148,9 @@ def score_category(reader: Dataset, category: str, maps: Path, scored) -> bool:
     return organized
 
 
-def evaluate_maps(dataset: str, root: Path, maps: Path, name: str) -> tuple[dict, dict]:
+def evaluate_maps(dataset: str, root: Path | None, maps: Path, name: str) -> tuple[dict, dict]:
     """Metrics per category (plus ``mean`` when several, as in run records) and counts per category (`Counts`) of
-    the maps of detector ``name`` under ``maps``, for dataset ``dataset`` at ``root``.
+    the maps of detector ``name`` under ``maps``, for dataset ``dataset`` at ``root`` (see `open_dataset`).
 
     Metrics and counts come from the runner's own helpers, so they match what `benchkit run` records.
     """

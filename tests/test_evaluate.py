@@ -141,3 +141,22 @@ def test_point_score_errors_name_the_file(real3d, tmp_path):
     target.unlink()
     with pytest.raises(DataError, match=r"3_bulge\.txt: anomaly map missing"):
         evaluate_maps("real3d-ad", real3d, tmp_path, "det")
+
+
+def test_embedded_dataset_without_root_uses_the_generated_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCHKIT_CACHE", str(tmp_path / "cache"))
+    from benchkit.evaluate import open_dataset
+
+    reader = open_dataset("synthetic-pc", None)
+    category = reader.categories()[0]
+    maps = tmp_path / "maps"
+    for ref in reader.index(category, "test"):
+        path = map_path(maps, ref, organized=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savetxt(path, reader.load(ref).gt.astype(float))
+    metrics, counts = evaluate_maps("synthetic-pc", None, maps, "oracle")
+    assert list(metrics) == [category]  # only the categories with maps
+    assert metrics[category]["p_auroc"] == 1.0 and metrics[category]["i_auroc"] == 1.0
+    assert counts[category].test_anomalous > 0
+    with pytest.raises(DataError, match="no root given"):
+        evaluate_maps("mvtec3d", None, maps, "oracle")

@@ -171,7 +171,7 @@ def test_average_precision_equals_enumeration_and_sklearn(data):
 @given(organized_set(), limits)
 def test_exact_aupro_equals_every_threshold_reference(data, limit):
     gts, maps = data
-    assert _close(aupro(gts, maps, limit), aupro_by_every_threshold(gts, maps, limit), 1e-9)
+    assert _close(aupro(gts, maps, limit), aupro_by_every_threshold(gts, maps, limit), 1e-12)
 
 
 @QUICK
@@ -179,7 +179,7 @@ def test_exact_aupro_equals_every_threshold_reference(data, limit):
 def test_legacy_aupro_equals_step_by_step_reference(data, limit, count):
     gts, maps = data
     expected = legacy_by_steps(gts, maps, limit, count)
-    assert _close(aupro_legacy(gts, maps, limit, count), None if expected is None else min(expected, 1.0), 1e-9)
+    assert _close(aupro_legacy(gts, maps, limit, count), None if expected is None else min(expected, 1.0), 1e-12)
 
 
 @QUICK
