@@ -19,6 +19,7 @@ categories follows `benchkit run` (the runner's own helpers compute both).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -148,14 +149,9 @@ def score_category(reader: Dataset, category: str, maps: Path, scored) -> bool:
     return organized
 
 
-def evaluate_maps(dataset: str, root: Path | None, maps: Path, name: str) -> tuple[dict, dict]:
-    """Metrics per category (plus ``mean`` when several, as in run records) and counts per category (`Counts`) of
-    the maps of detector ``name`` under ``maps``, for dataset ``dataset`` at ``root`` (see `open_dataset`).
-
-    Metrics and counts come from the runner's own helpers, so they match what `benchkit run` records.
-    """
-    from benchkit.runner import ALL, _counts, _metrics, _Scored
-    from benchkit.settings import Plan
+def _score_maps(dataset: str, root: Path | None, maps: Path, name: str):
+    """(reader, categories with maps, runner `_Scored` of all their test samples, organized)."""
+    from benchkit.runner import _Scored
 
     maps = Path(maps)
     if not maps.is_dir():
@@ -166,7 +162,7 @@ def evaluate_maps(dataset: str, root: Path | None, maps: Path, name: str) -> tup
     unknown = [c for c in present if c not in known]
     if unknown:
         raise DataError(maps / unknown[0], f"detector {name}: category folder {unknown[0]!r} is not a category of "
-                                           f"{dataset} at {root}", f"known categories: {', '.join(sorted(known))}")
+                                           f"{dataset} at {reader.root}", f"known categories: {', '.join(sorted(known))}")
     if not present:
         raise DataError(maps, f"detector {name}: no category folders",
                         f"lay maps out as <maps>/<category>/test/<sample id>; categories: {', '.join(sorted(known))}")
@@ -174,6 +170,93 @@ def evaluate_maps(dataset: str, root: Path | None, maps: Path, name: str) -> tup
     organized = False
     for category in present:
         organized |= score_category(reader, category, maps, scored)
-    plan = Plan(category=ALL, train=[r for c in present for r in reader.index(c, "train")],
-                test=[r for c in present for r in reader.index(c, "test")])
-    return _metrics(scored, organized), _counts(plan, scored)
+    return reader, present, scored, organized
+
+
+def _plan(reader: Dataset, categories: list[str], category: str):
+    from benchkit.settings import Plan
+
+    return Plan(category=category, train=[r for c in categories for r in reader.index(c, "train")],
+                test=[r for c in categories for r in reader.index(c, "test")])
+
+
+def evaluate_maps(dataset: str, root: Path | None, maps: Path, name: str) -> tuple[dict, dict]:
+    """Metrics per category (plus ``mean`` when several, as in run records) and counts per category (`Counts`) of
+    the maps of detector ``name`` under ``maps``, for dataset ``dataset`` at ``root`` (see `open_dataset`).
+
+    Metrics and counts come from the runner's own helpers, so they match what `benchkit run` records.
+    """
+    from benchkit.runner import ALL, _counts, _metrics
+
+    reader, present, scored, organized = _score_maps(dataset, root, maps, name)
+    return _metrics(scored, organized), _counts(_plan(reader, present, ALL), scored)
+
+
+def _subset(scored, categories: list[str]):
+    from benchkit.runner import _Scored
+
+    keep = [i for i, c in enumerate(scored.categories) if c in categories]
+    return _Scored(**{f: [getattr(scored, f)[i] for i in keep] for f in
+                      ("labels", "scores", "categories", "ids", "gts", "maps")})
+
+
+def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, setting: str = "one-model-one-class",
+                  results: Path, seed: int = 0) -> list[Path]:
+    """Score the maps and write result records like `benchkit run` does: one per category for the
+    one-model-one-class setting, else one record for all categories (``category: "all"``). The detector version is
+    recorded as ``external`` and the config names the maps folder. Returns the record paths."""
+    from benchkit import __version__
+    from benchkit.results import SampleScore, config_hash, write_record
+    from benchkit.runner import ALL, Job, _counts, _ids_digest, _jsonable, _metrics, _record, record_path
+    from benchkit.stats import bootstrap_intervals
+
+    started = time.perf_counter()
+    reader, present, scored, organized = _score_maps(dataset, root, maps, name)
+    per_category = setting.split(":")[0] == "one-model-one-class"
+    groups = [([c], c) for c in present] if per_category else [(present, ALL)]
+    paths = []
+    for categories, category in groups:
+        plan = _plan(reader, categories, category)
+        sub = _subset(scored, categories)
+        config = {
+            "detector": {"name": name, "version": "external", "maps": str(Path(maps).resolve()),
+                         "evaluated_by": f"benchkit {__version__} evaluate"},
+            "dataset": {"name": reader.name, "version": reader.version, "options": _jsonable(reader.config()),
+                        "eval_size": reader.eval_size},
+            "setting": {"name": setting},
+            "category": category,
+            "seed": seed,
+            "train_ids": _ids_digest(plan.train),
+            "test_ids": _ids_digest(plan.test),
+        }
+        path = record_path(Path(results), dataset, setting, name, category, seed)
+        job = Job(detector=name, dataset=dataset, setting=setting, seed=seed, plan=plan,
+                  dataset_root=str(reader.root), data_root=None, detector_params={}, config=config,
+                  config_hash=config_hash(config), record_path=str(path),
+                  incomplete=not per_category and bool(set(reader.expected_categories()) - set(categories)))
+        record = _record(
+            job, "ok", counts=_counts(plan, sub), metrics=_metrics(sub, organized),
+            intervals=bootstrap_intervals(sub.labels, sub.scores, sub.categories, sub.gts, sub.maps, seed=seed),
+            samples=[SampleScore(id=i, category=c, label=lab, score=s)
+                     for i, c, lab, s in zip(sub.ids, sub.categories, sub.labels, sub.scores)],
+            duration_seconds=time.perf_counter() - started,
+        )
+        write_record(record, path)
+        paths.append(path)
+    return paths
+
+
+def cli(args, results: Path) -> int:
+    """``benchkit evaluate --dataset NAME --root DATA --maps DIR --name DETECTOR [--setting S] [--results DIR]``:
+    write the records and print one line per category. Bad input raises `DataError` (the CLI prints it)."""
+    from benchkit.results import load_record
+
+    paths = write_records(args.dataset, args.root, args.maps, args.name, setting=getattr(args, "setting", None)
+                          or "one-model-one-class", results=results, seed=getattr(args, "seed", None) or 0)
+    for path in paths:
+        record = load_record(path)
+        for category, values in record.metrics.items():
+            shown = "  ".join(f"{k}={'-' if v is None else f'{v:.4f}'}" for k, v in values.items())
+            print(f"{args.name} {args.dataset}/{category}: {shown}")
+        print(f"  record: {path}")
+    return 0

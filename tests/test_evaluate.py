@@ -160,3 +160,44 @@ def test_embedded_dataset_without_root_uses_the_generated_copy(tmp_path, monkeyp
     assert counts[category].test_anomalous > 0
     with pytest.raises(DataError, match="no root given"):
         evaluate_maps("mvtec3d", None, maps, "oracle")
+
+
+def test_cli_writes_valid_records(mvtec, tmp_path, capsys):
+    from benchkit.cli import main
+    from benchkit.results import load_record
+
+    maps = tmp_path / "maps"
+    rng = np.random.default_rng(2)
+    _write_tiff_maps(mvtec, maps, lambda sample, reader: rng.random(sample.map_shape) + sample.gt)
+    results = tmp_path / "results"
+    code = main(["evaluate", "--dataset", "mvtec3d", "--root", str(mvtec), "--maps", str(maps), "--name", "ext-det",
+                 "--results", str(results)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "ext-det mvtec3d/bagel: i_auroc=" in out
+    records = sorted(results.rglob("*.json"))
+    assert [p.name for p in records] == ["bagel__seed0.json", "foam__seed0.json"]  # one per category
+    record = load_record(records[0])
+    assert record.status == "ok" and record.job.detector == "ext-det" and record.job.detector_version == "external"
+    expected, counts = evaluate_maps("mvtec3d", mvtec, maps, "ext-det")
+    assert record.metrics == {"bagel": expected["bagel"]}
+    assert record.counts["bagel"] == counts["bagel"]
+    assert len(record.samples) == 5
+
+    (maps / "foam" / "test" / "good" / "001.tiff").unlink()
+    assert main(["evaluate", "--dataset", "mvtec3d", "--root", str(mvtec), "--maps", str(maps), "--name", "x",
+                 "--results", str(results)]) == 1
+    assert "foam/test/good/001.tiff: anomaly map missing" in capsys.readouterr().err
+
+
+def test_unified_setting_writes_one_record_for_all_categories(mvtec, tmp_path):
+    from benchkit.evaluate import write_records
+    from benchkit.results import load_record
+
+    maps = tmp_path / "maps"
+    _write_tiff_maps(mvtec, maps, lambda sample, reader: sample.gt.astype(np.float32))
+    (path,) = write_records("mvtec3d", mvtec, maps, "ext", setting="unified", results=tmp_path / "results")
+    record = load_record(path)
+    assert path.name == "all__seed0.json" and record.job.category == "all"
+    assert set(record.metrics) == {"bagel", "foam", "mean"}
+    assert record.incomplete  # the tiny copy has 2 of the 10 MVTec 3D-AD categories
