@@ -13,8 +13,9 @@ The maps folder mirrors the official MVTec 3D-AD evaluation layout, one file per
   order of its ground-truth file (as in the reference loaders), for a normal one that of its PCD.
 
 The object score of a sample is the maximum of its map (the official MVTec 3D-AD evaluation and the Real3D-AD
-PatchCore baselines do this). Only categories that have a folder under ``<maps>`` are scored; the mean over
-categories follows `benchkit run` (the runner's own helpers compute both).
+PatchCore baselines do this). Only categories that have a folder under ``<maps>`` are scored; metrics, counts, the
+mean over categories and the records themselves come from the runner's helpers, so an evaluated record reads like a
+run record (detector version ``external``, seed 0 unless given).
 """
 
 from __future__ import annotations
