@@ -22,12 +22,12 @@ def test_ray_executor_records_ok_failed_and_crashed_jobs(bk_env, cli, monkeypatc
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     try:
         monkeypatch.setenv("BENCHKIT_TEST_FAIL_ON", "egg")
-        code = cli("run", "--detector", "nn-distance", "--detector", "raising", "--dataset", "tiny-points",
-                   "--executor", "ray", "--workers", "2", "--results", str(results), "--no-site", "--quiet")
+        code = cli("run", "--detector", "raising", "--dataset", "tiny-points", "--executor", "ray", "--workers", "2",
+                   "--results", str(results), "--no-site", "--quiet")
         assert code == 1
-        recs = {(r.job.detector, r.job.category): r for _, r in iter_records(results)}
-        assert len(recs) == 6
-        failed = recs.pop(("raising", "egg"))
+        recs = {r.job.category: r for _, r in iter_records(results)}
+        assert set(recs) == {"ball", "egg", "pill"}
+        failed = recs.pop("egg")
         assert failed.status == "failed" and failed.error.type == "RuntimeError"
         assert "deliberate failure in fit" in failed.error.traceback
         for rec in recs.values():
@@ -44,5 +44,16 @@ def test_ray_executor_records_ok_failed_and_crashed_jobs(bk_env, cli, monkeypatc
         assert crashed.status == "failed" and crashed.error.type == "WorkerCrash"
         assert "worker process died" in crashed.error.message and "WorkerCrashedError" in crashed.error.message
         assert ray.is_initialized()  # the executor leaves a connection it did not open alone
+
+        # A task that returns without a record (here `work` is a no-op) is reported as the task's own error.
+        from benchkit.plugins import get_registry
+        from benchkit.runner import Planner
+        from benchkit_ray.executor import RayExecutor
+
+        jobs, _ = Planner(get_registry(), results).expand(["nn-distance"], ["tiny-points"], ["one-model-one-class"],
+                                                          [2], category="ball")
+        [(job, crash)] = list(RayExecutor(workers=1).run(jobs, id))
+        assert job is jobs[0] and crash.startswith("the Ray task raised RuntimeError: the job finished without "
+                                                   "writing its record")
     finally:
         ray.shutdown()

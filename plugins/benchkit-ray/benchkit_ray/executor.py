@@ -108,13 +108,13 @@ def describe_failure(exc: BaseException) -> str:
         head = "the job's Ray worker process died (killed, out of memory or crashed)"
     elif isinstance(exc, rex.RayTaskError):
         cause = getattr(exc, "cause", None)
-        head = f"the Ray task raised {type(cause).__name__}: {cause}" if cause is not None else "the Ray task raised"
+        lines = str(cause).strip().splitlines() or [""]
+        head = f"the Ray task raised {type(cause).__name__}: {lines[0]}"
     elif isinstance(exc, rex.TaskCancelledError):
         head = "the Ray task was cancelled"
     else:
         head = f"the Ray task failed ({name})"
-    first = head.splitlines()[0] if head.strip() else head
-    return f"{first}\n{name}: {exc}"
+    return f"{head}\n{name}: {exc}"
 
 
 class RayExecutor(Executor):
@@ -132,13 +132,14 @@ class RayExecutor(Executor):
         if not jobs:
             return
         gpus = gpus_per_job()
-        connection = self._connect(ray, max(float(getattr(j, "threads", 1)) for j in jobs))
+        threads = max(float(getattr(job, "threads", 1)) for job in jobs)
+        connection = self._connect(ray, threads)
         task = ray.remote(max_calls=1, max_retries=0)(run_on_node)  # max_calls cannot be set in .options()
         options = {"num_gpus": gpus, "runtime_env": {"env_vars": task_env()}}
         pending = jobs[::-1]
         running: dict[Any, Any] = {}  # Ray object ref -> job
         try:
-            self._check_fits(ray, max(float(getattr(j, "threads", 1)) for j in jobs), gpus, strict=connection == "started")
+            self._check_fits(ray, threads, gpus, strict=connection == "started")
             while pending or running:
                 while pending and len(running) < self.workers:
                     job = pending.pop()
