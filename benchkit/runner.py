@@ -22,7 +22,8 @@ import numpy as np
 from benchkit import __version__, efficiency, provenance
 from benchkit.datasets import Dataset, DatasetSpec
 from benchkit.detectors import Detector, Prediction
-from benchkit.errors import BenchkitError, SkipJob, UsageError
+from benchkit.backbones import weights_dir
+from benchkit.errors import BenchkitError, MissingWeightsError, SkipJob, UsageError
 from benchkit.plugins import Registry, get_registry
 from benchkit.results import (
     Counts,
@@ -153,17 +154,20 @@ class Planner:
     isolated: bool = True
     notes: list[str] = field(default_factory=list)  # messages for the user (datasets not found, ...)
     _datasets: dict[str, Dataset] = field(default_factory=dict)
+    _unavailable: set[str] = field(default_factory=set)
 
     def available_datasets(self, names: Iterable[str]) -> dict[str, Dataset]:
         """Open and prepare the named datasets; those without a copy on disk are left out with a note."""
         for name in names:
-            if name in self._datasets:
+            if name in self._datasets or name in self._unavailable:
                 continue
+            self._unavailable.add(name)  # until proven available below
             spec = self.registry.get("datasets", name)
             try:
                 root = dataset_root(spec, self.data_root)
-            except UsageError as exc:
-                self.notes.append(f"skipped dataset {name}: {exc}")
+            except UsageError:
+                self.notes.append(f"skipped dataset {name}: no data root (pass --data-root DIR or set BENCHKIT_DATA "
+                                  f"to a folder holding {name}/ as downloaded)")
                 continue
             dataset = open_dataset(spec, root)
             if not dataset.is_available():
@@ -171,6 +175,7 @@ class Planner:
                 continue
             dataset.prepare()
             self._datasets[name] = dataset
+            self._unavailable.discard(name)
         return self._datasets
 
     def expand(self, detectors: Sequence[str], datasets: Sequence[str], settings: Sequence[str],
@@ -197,6 +202,7 @@ class Planner:
                     for det_name in detectors:
                         det_spec, backbone = self.registry.detector_variant(det_name)
                         reason = setting.incompatibility(det_spec, ds_spec)
+                        reason = reason or self.missing_weights(det_spec, backbone)
                         if reason is not None:
                             skipped.append(self._skip(det_name, ds_spec, setting_name, seed, reason))
                             continue
@@ -213,6 +219,19 @@ class Planner:
                             if category is None or plan.category in (category, ALL):
                                 jobs.append(self._job(det_name, det_spec, backbone, dataset, setting_name, seed, plan))
         return jobs, skipped
+
+    def missing_weights(self, det_spec, backbone: str | None) -> str | None:
+        """Why a detector cannot run here for want of pretrained weights (checked before any process starts)."""
+        name = backbone or (det_spec.backbones[0] if det_spec.backbones else None)
+        spec = self.registry.backbones.get(name) if name else None
+        if self.allow_random_init or spec is None or not spec.weights_file:
+            return None
+        path = weights_dir() / spec.weights_file
+        if path.is_file():
+            return None
+        return str(MissingWeightsError(
+            f"{det_spec.name} (backbone {name})", path,
+            "or pass --allow-random-init to run it with random weights (flagged in records)"))
 
     def _skip(self, detector: str, ds_spec: DatasetSpec, setting: str, seed: int, reason: str,
               status: str = "skipped", error_type: str = "Incompatible") -> Skipped:
