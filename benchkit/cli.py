@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="score anomaly maps produced outside benchkit")
     ev.add_argument("--dataset", required=True)
-    ev.add_argument("--root", type=Path, required=True, help="the dataset's folder")
+    ev.add_argument("--root", type=Path, help="the dataset's folder (embedded datasets: their generated copy)")
     ev.add_argument("--maps", type=Path, required=True, help="folder of maps in the dataset's layout")
     ev.add_argument("--name", required=True, help="detector name to record")
     ev.add_argument("--setting", default="one-model-one-class")
