@@ -533,9 +533,10 @@ def run_jobs(jobs: Sequence[Job], skipped: Sequence[Skipped], executor_name: str
         _set_thread_env(jobs[0].threads)
     executor = registry.get("executors", executor_name).factory(workers=workers)
     bar = _progress(len(todo), progress)
+    started = time.time()
     try:
         for job, crash in executor.run(todo, execute_job):
-            status = _finish(job, crash)
+            status = _finish(job, crash, started)
             if status == "failed":
                 summary.failed += 1
                 summary.failures.append(_failure_line(job))
@@ -550,13 +551,15 @@ def run_jobs(jobs: Sequence[Job], skipped: Sequence[Skipped], executor_name: str
     return summary
 
 
-def _finish(job: Job, crash: str | None) -> str:
-    """Status of a finished job; a worker that died without writing its record gets a failed record here."""
+def _finish(job: Job, crash: str | None, since: float) -> str:
+    """Status of a finished job; a worker that died without writing its record (none newer than ``since``, when
+    the run started) gets a failed record here."""
     if crash is not None:
         record = None
         try:
-            record = load_record(job.record_path)
-        except RecordError:
+            if os.path.getmtime(job.record_path) >= since:
+                record = load_record(job.record_path)
+        except (OSError, RecordError):
             pass
         if record is None or record.job.config_hash != job.config_hash:
             prov = provenance.collect(threads=job.threads, device="unknown", executor=job.executor)

@@ -128,3 +128,15 @@ def test_interrupted_run_leaves_no_partial_json_and_resumes(bk_env):
     assert f"{len(done)} already done" in out.stderr
     assert len(list(results.rglob("*.json"))) == 3
     assert kept == {p: load_record(p).provenance.timestamp for p in done}
+
+
+def test_a_crash_replaces_an_older_failed_record(bk_env, cli, monkeypatch):
+    monkeypatch.setenv("BENCHKIT_TEST_FAIL_ON", "ball")
+    results = bk_env / "results"
+    args = ("run", "--detector", "raising", "--dataset", "tiny-points", "--category", "ball",
+            "--results", str(results), "--no-site", "--quiet")
+    assert cli(*args) == 1
+    assert records(results)[("raising", "one-model-one-class", "ball")].error.type == "RuntimeError"
+    monkeypatch.setenv("BENCHKIT_TEST_CRASH", "1")
+    assert cli(*args) == 1  # failed jobs are re-run; this time the worker dies
+    assert records(results)[("raising", "one-model-one-class", "ball")].error.type == "WorkerCrash"
