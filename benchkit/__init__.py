@@ -14,6 +14,19 @@ from benchkit.hookspecs import hookimpl
 from benchkit.sample import ANOMALOUS, NORMAL, Sample, SampleRef
 from benchkit.settings import Plan, Setting, SettingSpec
 
+# Result-record helpers for executors that move records between machines; loaded on first use (pydantic).
+_LAZY = {"Record": "benchkit.results", "RecordError": "benchkit.results", "parse_record": "benchkit.results",
+         "write_json_atomic": "benchkit.results"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'benchkit' has no attribute {name!r}")
+
+
 __all__ = [
     "ANOMALOUS",
     "MODALITIES",
@@ -31,6 +44,8 @@ __all__ = [
     "MissingWeightsError",
     "Plan",
     "Prediction",
+    "Record",
+    "RecordError",
     "Sample",
     "SampleRef",
     "Setting",
@@ -39,5 +54,7 @@ __all__ = [
     "Tokens",
     "find_weights",
     "hookimpl",
+    "parse_record",
     "weights_dir",
+    "write_json_atomic",
 ]

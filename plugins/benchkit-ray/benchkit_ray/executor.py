@@ -190,7 +190,7 @@ class RayExecutor(Executor):
     @staticmethod
     def _collect(ray: Any, ref: Any, job: Any) -> str | None:
         """Write the record a task returned to the job's record path; the crash description when there is none."""
-        from benchkit.results import RecordError, parse_record, write_json_atomic  # pydantic: loaded when used
+        from benchkit import RecordError, parse_record, write_json_atomic  # pydantic: loaded when used
 
         try:
             data = ray.get(ref)
