@@ -115,10 +115,11 @@ def resize_nearest(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray
 def mean_spacing(points: np.ndarray, max_points: int = 20000, seed: int = 0) -> float:
     """Mean distance from a point to its nearest neighbour, the natural unit for scale-free radii.
 
-    Clouds larger than ``max_points`` are measured on a seeded random subsample (which spaces points out a little;
-    callers only need the order of magnitude).
+    Duplicate points (an organized cloud up-sampled with nearest sampling has many) are dropped first, as they
+    would count as zero spacing. Clouds larger than ``max_points`` are measured on a seeded random subsample
+    (which spaces points out a little; callers only need the order of magnitude).
     """
-    points = np.asarray(points, dtype=np.float64)
+    points = np.unique(np.asarray(points, dtype=np.float64), axis=0)
     if len(points) < 2:
         raise ValueError("need at least two points to measure point spacing")
     rng = np.random.default_rng(seed)

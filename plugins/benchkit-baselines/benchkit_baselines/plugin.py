@@ -1,0 +1,63 @@
+"""Registers the classic weight-free baselines. Imports nothing heavy: the detector modules (open3d, faiss, torch)
+load only when a factory is called."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchkit import DetectorSpec, hookimpl
+
+VERSION = "1.0"
+
+
+def _weight_free(params: dict[str, Any]) -> dict[str, Any]:
+    # These detectors have no network, so "allow random init" (which the harness may pass) means nothing to them.
+    params.pop("allow_random_init", None)
+    return params
+
+
+def make_btf_raw(**params: Any):
+    from benchkit_baselines.btf import BTF
+
+    return BTF(features="raw", **_weight_free(params))
+
+
+def make_btf_fpfh(**params: Any):
+    from benchkit_baselines.btf import BTF
+
+    return BTF(features="fpfh", **_weight_free(params))
+
+
+def make_patchcore_fpfh(**params: Any):
+    from benchkit_baselines.patchcore import PatchCoreFPFH
+
+    return PatchCoreFPFH(with_raw=False, **_weight_free(params))
+
+
+def make_patchcore_fpfh_raw(**params: Any):
+    from benchkit_baselines.patchcore import PatchCoreFPFH
+
+    return PatchCoreFPFH(with_raw=True, **_weight_free(params))
+
+
+BTF_PAPER = "Horwitz & Hoshen, Back to the Feature: Classical 3D Features are (Almost) All You Need for 3D AD, 2023"
+REAL3D_PAPER = "Liu et al., Real3D-AD: A Dataset of Point Cloud Anomaly Detection, NeurIPS 2023"
+
+SPECS = [
+    DetectorSpec(name="btf-raw", version=VERSION, factory=make_btf_raw, consumes=frozenset({"points"}), paper=BTF_PAPER,
+                 description="BTF(Raw): memory bank of raw depth patches (organized) or xyz points, PatchCore scoring"),
+    DetectorSpec(name="btf-fpfh", version=VERSION, factory=make_btf_fpfh, consumes=frozenset({"points"}),
+                 paper=BTF_PAPER, description="BTF(FPFH): memory bank of pooled FPFH patches or per-point FPFH"),
+    DetectorSpec(name="patchcore-fpfh", version=VERSION, factory=make_patchcore_fpfh, consumes=frozenset({"points"}),
+                 paper=REAL3D_PAPER,
+                 description="PatchCore(FPFH) as in Real3D-AD: registered clouds, per-point FPFH, coreset, 1-NN"),
+    DetectorSpec(name="patchcore-fpfh-raw", version=VERSION, factory=make_patchcore_fpfh_raw,
+                 consumes=frozenset({"points"}), paper=REAL3D_PAPER,
+                 description="PatchCore(FPFH+Raw) as in Real3D-AD: mean of normalized FPFH and xyz memory-bank scores"),
+]
+
+
+@hookimpl
+def register_detectors(register):
+    for spec in SPECS:
+        register(spec)

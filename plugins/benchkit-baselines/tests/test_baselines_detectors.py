@@ -1,0 +1,154 @@
+"""The four baselines on small synthetic clouds: above chance, right map shapes, deterministic, clear errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from benchkit import DataError, Sample
+from sklearn.metrics import roc_auc_score
+
+from benchkit_baselines.btf import pooled_patches, raw_depth_patches
+from benchkit_baselines.features import resize_nearest
+from benchkit_baselines.plugin import SPECS
+
+NAMES = ["btf-raw", "btf-fpfh", "patchcore-fpfh", "patchcore-fpfh-raw"]
+SPEC = {spec.name: spec for spec in SPECS}
+
+
+def _build(name, **params):
+    if name.startswith("btf"):
+        params.setdefault("image_size", 112)  # keeps the organized FPFH cheap; the recipe's 224 is the default
+    return SPEC[name].build(**params)
+
+
+def _run(name, split, **params):
+    train, test = split
+    detector = _build(name, **params).fit(train)
+    return detector, detector.predict([s.hidden() for s in test])
+
+
+def _aurocs(test, predictions):
+    image = roc_auc_score([s.label for s in test], [p.score for p in predictions])
+    labels, values = [], []
+    for sample, prediction in zip(test, predictions):
+        gt = sample.gt if prediction.map.shape == sample.gt.shape else resize_nearest(sample.gt, prediction.map.shape)
+        labels.append(gt.ravel())
+        values.append(prediction.map.ravel())
+    return image, roc_auc_score(np.concatenate(labels), np.concatenate(values))
+
+
+def test_registered_specs():
+    assert sorted(SPEC) == sorted(NAMES)
+    for spec in SPECS:
+        assert spec.consumes == frozenset({"points"}) and spec.trains and not spec.needs_category
+        assert spec.settings is None
+
+
+def test_plugin_module_imports_no_heavy_library():
+    code = ("import sys; import benchkit; before = set(sys.modules); import benchkit_baselines.plugin; "
+            "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in {'open3d', 'faiss', 'torch'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unorganized_clouds_above_chance(name, point_clouds):
+    train, test = point_clouds
+    detector, predictions = _run(name, point_clouds, seed=0)
+    assert [p.map.shape for p in predictions] == [s.map_shape for s in test]
+    image_auroc, point_auroc = _aurocs(test, predictions)
+    assert image_auroc >= 0.85 and point_auroc >= 0.85, (image_auroc, point_auroc)
+    assert detector.memory_bank_bytes() > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_organized_clouds_above_chance(name, organized_clouds):
+    train, test = organized_clouds
+    detector, predictions = _run(name, organized_clouds, seed=0)
+    expected = (112, 112) if name.startswith("btf") else test[0].map_shape
+    assert all(p.map.shape == expected for p in predictions)
+    image_auroc, pixel_auroc = _aurocs(test, predictions)
+    assert image_auroc >= 0.85 and pixel_auroc >= 0.85, (image_auroc, pixel_auroc)
+
+
+@pytest.mark.parametrize("name", ["btf-fpfh", "patchcore-fpfh-raw"])
+def test_deterministic_for_a_seed(name, point_clouds, organized_clouds):
+    # open3d's RANSAC runs on several threads that share one seeded generator, so under thread contention it can
+    # return a different (equally good) transform: registration is left out here and tested on its own below.
+    params = {"register": False} if name.startswith("patchcore") else {}
+    for split in (point_clouds, organized_clouds):
+        _, first = _run(name, split, seed=3, **params)
+        _, again = _run(name, split, seed=3, **params)
+        assert [p.score for p in first] == [p.score for p in again]
+        for a, b in zip(first, again):
+            np.testing.assert_array_equal(a.map, b.map)
+
+
+def test_btf_default_size_maps_are_224(organized_clouds):
+    train, test = organized_clouds
+    predictions = SPEC["btf-raw"].build().fit(train[:1]).predict([test[1].hidden()])
+    assert predictions[0].map.shape == (224, 224)
+
+
+def test_raw_patch_layout_is_64_consecutive_row_major_pixels():
+    depth = np.arange(224 * 224, dtype=np.float32).reshape(224, 224)
+    patches = raw_depth_patches(depth)
+    assert patches.shape == (784, 64)
+    np.testing.assert_array_equal(patches[0], np.arange(64))
+    np.testing.assert_array_equal(patches[3], np.arange(192, 256))  # runs over the end of image row 0 into row 1
+    np.testing.assert_array_equal(patches[783], np.arange(224 * 224 - 64, 224 * 224))
+
+
+def test_pooled_patches_are_row_major_over_the_28x28_grid():
+    rows = np.broadcast_to(np.arange(224, dtype=np.float32)[:, None], (224, 224))
+    image = np.stack([rows, rows.T, np.ones((224, 224), np.float32)])  # channel 0: row index, 1: column index
+    patches = pooled_patches(image)
+    assert patches.shape == (784, 3)
+    np.testing.assert_allclose(patches[:, 2], 1.0)
+    grid_rows = patches[:, 0].reshape(28, 28)
+    grid_cols = patches[:, 1].reshape(28, 28)
+    assert (np.diff(grid_rows, axis=0) > 0).all() and np.allclose(np.diff(grid_rows, axis=1), 0)
+    assert (np.diff(grid_cols, axis=1) > 0).all() and np.allclose(np.diff(grid_cols, axis=0), 0)
+
+
+def test_params_are_recorded(point_clouds):
+    params = SPEC["patchcore-fpfh"].build(seed=5).get_params()
+    assert params["seed"] == 5 and params["radius_unit"] == "spacing" and params["with_raw"] is False
+    assert SPEC["btf-raw"].build().get_params()["features"] == "raw"
+    detector = SPEC["patchcore-fpfh"].build(allow_random_init=True)  # the harness may pass it; nothing to init
+    assert detector.weights == "none"
+
+
+def test_absolute_radii_are_taken_as_given(point_clouds):
+    train, _ = point_clouds
+    detector = _build("btf-fpfh", radius_unit="absolute", normal_radius=0.2, fpfh_radius=0.4).fit(train[:1])
+    assert (detector.radii_.normal, detector.radii_.fpfh) == (0.2, 0.4)
+
+
+def test_sample_without_geometry_is_a_data_error():
+    rgb_only = Sample(id="a", category="c", label=0, rgb=np.zeros((8, 8, 3), np.uint8), meta={"path": "x/rgb/a.png"})
+    with pytest.raises(DataError, match="x/rgb/a.png"):
+        SPEC["patchcore-fpfh"].build().fit([rgb_only])
+
+
+def test_mixing_organized_and_unorganized_is_a_data_error(point_clouds, organized_clouds):
+    detector = _build("btf-raw").fit(point_clouds[0][:1])
+    with pytest.raises(DataError, match="fitted on unorganized"):
+        detector.predict([organized_clouds[1][0]])
+
+
+def test_registration_undoes_a_known_rigid_motion(make_ellipsoid):
+    from benchkit_baselines.features import mean_spacing
+    from benchkit_baselines.registration import prepare, register
+
+    rng = np.random.default_rng(0)
+    template, _ = make_ellipsoid(3000, rng, bump=np.array([1.0, 0.5, 0.2]))  # the bump breaks the ellipsoid's symmetry
+    angle = np.deg2rad(40)
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    moved = template @ rotation.T + [0.3, -0.2, 0.1]
+    voxel = 4 * mean_spacing(template)
+    aligned = register(moved, prepare(template, voxel), voxel, seed=0)
+    # a coarse alignment (the recipe has no ICP refinement): within a voxel for most points, a few voxels at worst
+    error = np.linalg.norm(aligned - template, axis=1)
+    assert np.median(error) < voxel and error.max() < 4 * voxel, (np.median(error), error.max(), voxel)
