@@ -422,9 +422,20 @@ def _record(job: Job, status: str, *, error: ErrorInfo | None = None, device: st
                   incomplete=job.incomplete, provenance=Provenance(**prov), **fields)
 
 
+def _limit_threads(threads: int) -> None:
+    """Thread pools of libraries already imported (e.g. preloaded by the fork server) follow the job's count."""
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if "faiss" in sys.modules:
+        sys.modules["faiss"].omp_set_num_threads(threads)
+
+
 def execute_job(job: Job) -> str:
     """Run one job and write its record. Never raises for a job's own failure: that is what the record is for."""
     started = time.perf_counter()
+    _limit_threads(job.threads)
     eff: dict[str, Any] = {"baseline_rss_mb": efficiency.current_rss_mb(), "rss_isolated": job.isolated}
     device = "cpu"
     try:
