@@ -5,12 +5,13 @@ This module is the public API that plugins import; everything else is internal.
 
 __version__ = "0.1.0"
 
-from benchkit.backbones import Backbone, BackboneSpec, Tokens, find_weights, weights_dir
+from benchkit.backbones import Backbone, BackboneSpec, Tokens, find_weights
 from benchkit.datasets import MODALITIES, Dataset, DatasetSpec
 from benchkit.detectors import Detector, DetectorSpec, Prediction
 from benchkit.errors import BenchkitError, DataError, MissingWeightsError, SkipJob
 from benchkit.executors import Executor, ExecutorSpec
 from benchkit.hookspecs import hookimpl
+from benchkit.paths import cache_dir, weights_dir
 from benchkit.sample import ANOMALOUS, NORMAL, Sample, SampleRef
 from benchkit.settings import Plan, Setting, SettingSpec
 
@@ -52,6 +53,7 @@ __all__ = [
     "SettingSpec",
     "SkipJob",
     "Tokens",
+    "cache_dir",
     "find_weights",
     "hookimpl",
     "parse_record",

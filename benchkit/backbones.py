@@ -6,7 +6,6 @@ detectors built on them score tokens and spread the scores back to points.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from benchkit.errors import MissingWeightsError
+from benchkit.paths import weights_dir
 
 
 @dataclass
@@ -41,12 +41,6 @@ class BackboneSpec:
     factory: Callable[..., Backbone]
     weights_file: str | None = None  # file name under BENCHKIT_WEIGHTS when pretrained weights are needed
     output_dim: int | None = None
-
-
-def weights_dir() -> Path:
-    """Where pretrained weights are looked up: $BENCHKIT_WEIGHTS, else ~/.cache/benchkit/weights. Never downloaded."""
-    env = os.environ.get("BENCHKIT_WEIGHTS")
-    return Path(env) if env else Path.home() / ".cache" / "benchkit" / "weights"
 
 
 def find_weights(what: str, file_name: str, hint: str = "") -> Path:

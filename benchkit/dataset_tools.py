@@ -109,11 +109,11 @@ def load_meta(name: str, folder: Path | None = None) -> DatasetMeta:
 # -- locating copies ---------------------------------------------------------------------------------------------------
 def find_data_root(name: str, data_root: str | Path | None = None) -> Path | None:
     """The folder of a real dataset's copy: ``<data_root or $BENCHKIT_DATA>/<name>`` when it exists, else None."""
-    base = data_root or os.environ.get("BENCHKIT_DATA")
-    if not base:
-        return None
-    candidate = Path(base) / name
-    return candidate if candidate.is_dir() else None
+    from benchkit.paths import data_root as base_root
+
+    base = base_root(data_root)
+    candidate = None if base is None else base / name
+    return candidate if candidate is not None and candidate.is_dir() else None
 
 
 def _registry():
@@ -127,10 +127,9 @@ def _spec(name: str):
 
 
 def _open(name: str, root: Path, **options: Any):
-    spec = _spec(name)
-    dataset = spec.factory(Path(root), **options)
-    dataset.name, dataset.version = spec.name, spec.version
-    return dataset
+    from benchkit.runner import open_dataset
+
+    return open_dataset(_spec(name), root, **options)
 
 
 def _resolve_root(name: str, root: str | Path | None, data_root: str | Path | None) -> Path:
@@ -149,8 +148,10 @@ def _resolve_root(name: str, root: str | Path | None, data_root: str | Path | No
 
 def where_to_put(name: str, data_root: str | Path | None = None) -> str:
     """The message for a missing copy: where benchkit looks and where to download it."""
-    base = data_root or os.environ.get("BENCHKIT_DATA")
-    place = f"{Path(base) / name}" if base else f"DATA_ROOT/{name} (set --data-root DIR or BENCHKIT_DATA=DIR)"
+    from benchkit.paths import data_root as base_root
+
+    base = base_root(data_root)
+    place = f"{base / name}" if base else f"DATA_ROOT/{name} (set --data-root DIR or BENCHKIT_DATA=DIR)"
     msg = f"dataset {name}: no copy found; put it at {place}, laid out as the original download"
     try:
         meta = load_meta(name)

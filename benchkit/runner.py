@@ -22,7 +22,7 @@ import numpy as np
 from benchkit import __version__, efficiency, provenance
 from benchkit.datasets import Dataset, DatasetSpec
 from benchkit.detectors import Detector, Prediction
-from benchkit.backbones import weights_dir
+from benchkit.paths import cache_dir, data_root, weights_dir
 from benchkit.errors import BenchkitError, MissingWeightsError, SkipJob, UsageError
 from benchkit.plugins import Registry, get_registry
 from benchkit.results import (
@@ -47,20 +47,6 @@ ALL = "all"
 
 
 # -- where things are -------------------------------------------------------------------------------------------
-def cache_dir() -> Path:
-    """Generated data and preprocessing caches: $BENCHKIT_CACHE, else ~/.cache/benchkit."""
-    env = os.environ.get("BENCHKIT_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "benchkit"
-
-
-def data_root(explicit: str | Path | None = None) -> Path | None:
-    """The folder holding one subdirectory per real dataset: --data-root, else $BENCHKIT_DATA."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("BENCHKIT_DATA")
-    return Path(env) if env else None
-
-
 def dataset_root(spec: DatasetSpec, root: str | Path | None = None) -> Path:
     """Embedded datasets live in the cache; real ones under the data root, in a folder named like the dataset."""
     if spec.embedded:
@@ -72,8 +58,8 @@ def dataset_root(spec: DatasetSpec, root: str | Path | None = None) -> Path:
     return base / spec.name
 
 
-def open_dataset(spec: DatasetSpec, root: str | Path) -> Dataset:
-    dataset = spec.factory(Path(root))
+def open_dataset(spec: DatasetSpec, root: str | Path, **options: Any) -> Dataset:
+    dataset = spec.factory(Path(root), **options)
     dataset.name, dataset.version, dataset.modalities = spec.name, spec.version, spec.modalities
     return dataset
 

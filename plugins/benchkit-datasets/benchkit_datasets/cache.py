@@ -16,15 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+import benchkit
+
 #: Bump when a preprocessing function changes its output for the same parameters.
 CACHE_FORMAT = 1
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    if cache_dir:
-        return Path(cache_dir)
-    env = os.environ.get("BENCHKIT_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "benchkit"
+    return Path(cache_dir) if cache_dir else benchkit.cache_dir()
 
 
 def cache_key(files: Sequence[str | Path], params: dict) -> str:
