@@ -1,0 +1,24 @@
+"""Registers SeDiR. Imports nothing heavy: the factory imports torch when a detector is built."""
+
+from __future__ import annotations
+
+from benchkit import DetectorSpec, hookimpl
+
+PAPER = ("Kim, Lee, Cho. A Semantically Disentangled Unified Model for Multi-category 3D Anomaly Detection "
+         "(SeDiR). CVPR 2026")
+
+
+def make_sedir(**params):
+    from .detector import SeDiR
+
+    return SeDiR(**params)
+
+
+@hookimpl
+def register_detectors(register):
+    register(DetectorSpec(
+        name="sedir", version="1.0",
+        description="SeDiR: coarse-to-fine global token, category-conditioned contrastive learning, "
+                    "geometry-guided feature reconstruction (unified, multi-category)",
+        factory=make_sedir, consumes=frozenset({"points"}), needs_category=True, trains=True,
+        settings=frozenset({"unified"}), backbones=("point-mae", "fpfh"), paper=PAPER))
