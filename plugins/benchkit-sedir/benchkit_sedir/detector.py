@@ -8,8 +8,8 @@ The reconstruction error of a group is its anomaly score; points take the max sc
 object score is formed; ``object_score`` offers the mean of all group scores (default), their max, or the mean of
 the ``object_topk`` highest. We chose the mean after comparing the three on synthetic-pc's test clouds (unified,
 seed 0, FPFH variant: O-AUROC 0.81 mean vs 0.68 max vs 0.64 top-3): a choice made on test data, so the synthetic
-numbers are optimistic for this one setting. Whole-object changes (holes, missing parts) shift many groups a little,
-which a max misses while boundary groups of normal clouds have high errors too.
+numbers are optimistic for this one setting. Our reading (not verified): defects such as holes and missing parts
+shift many groups a little, while a max is dominated by the few high-error groups that normal clouds also have.
 
 Category labels: used in training only, by the category-conditioned contrastive losses (supervised contrastive,
 classification, cosine to the category prototype). At test time the category is not used: the paper's decoder is
@@ -216,7 +216,12 @@ class SeDiR(Detector):
             self.net_ = SeDiRNet(all_feats.shape[1], len(self.categories_), self._param("d_model"), self.num_heads,
                                  self.decoder_depth, self.global_token, len(self._levels()), self.guidance,
                                  self.mask_topk).to(self.device)
-        self._train(clouds, labels.to(self.device))
+        was_deterministic = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(True, warn_only=True)  # e.g. CUDA's scatter-add in gather's backward
+        try:
+            self._train(clouds, labels.to(self.device))
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic)
         self.net_.eval().requires_grad_(False)
         return self
 
