@@ -70,27 +70,29 @@ def greedy_coreset(
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
     selected = np.empty(n, dtype=np.int64)
+    # The running minimum is kept in SQUARED distances (the argmax is the same, and it saves a sqrt and a clamp
+    # per pick); |x - c|^2 = |x|^2 - 2 x.c + |c|^2 is one fused matrix-vector product (addmv) per pick, so a pick
+    # costs O(N d): 0.33 ms for 41k x 33 features on one core.
+    squared_norms = (x * x).sum(dim=1)
     if initial_distances is None:
         selected[0] = start_index
-        min_dist = torch.linalg.vector_norm(x - x[start_index], dim=1)
+        min_dist = torch.addmv(squared_norms + squared_norms[start_index], x, x[start_index], alpha=-2)
         first = 1
     else:
-        min_dist = torch.from_numpy(np.asarray(initial_distances, dtype=np.float32)).clone()
+        min_dist = torch.from_numpy(np.asarray(initial_distances, dtype=np.float32)).square()
         first = 0
-    # |x - c|^2 = |x|^2 - 2 x.c + |c|^2: one matrix-vector product per pick, about 3x faster than forming x - c.
     # One thread: each pick is too little work to share, and thread hand-offs dominate (measured on 2 busy cores,
     # 10k x 33 features: 0.25 ms per pick on one thread, 16 ms on two).
-    squared_norms = (x * x).sum(dim=1)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with torch.no_grad():
             for i in range(first, n):
                 if i > 0:
-                    min_dist[selected[i - 1]] = 0.0
+                    min_dist[selected[i - 1]] = -1.0  # never picked twice, even among exact duplicates
                 pick = int(torch.argmax(min_dist))
                 selected[i] = pick
-                distance = (squared_norms - 2 * (x @ x[pick]) + squared_norms[pick]).clamp_(min=0).sqrt_()
+                distance = torch.addmv(squared_norms + squared_norms[pick], x, x[pick], alpha=-2)
                 torch.minimum(min_dist, distance, out=min_dist)
     finally:
         torch.set_num_threads(threads)

@@ -1,5 +1,12 @@
 """Registers the classic weight-free baselines. Imports nothing heavy: the detector modules (open3d, faiss, torch)
-load only when a factory is called."""
+load only when a factory is called.
+
+Settings: these are memory-bank methods, so they run where a memory bank of normal samples of the target is the
+standard baseline: one model per class, few-shot (a bank from K normal samples) and unified (one bank over every
+category, with or without category labels). They are not offered for the zero-shot protocols: those compare
+methods that do not train on the target at all, and a memory bank filled with other categories' normal samples is
+not meant to describe the target, so its score there would measure nothing the baseline claims.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from typing import Any
 
 from benchkit import DetectorSpec, hookimpl
 
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: max_points subsampling, deterministic registration with ICP
 
 
 def _weight_free(params: dict[str, Any]) -> dict[str, Any]:
@@ -40,19 +47,26 @@ def make_patchcore_fpfh_raw(**params: Any):
     return PatchCoreFPFH(with_raw=True, **_weight_free(params))
 
 
+#: Every setting except the zero-shot ones (see the module docstring).
+MEMORY_BANK_SETTINGS = frozenset({"one-model-one-class", "few-shot", "unified", "unified-agnostic"})
+
 BTF_PAPER = "Horwitz & Hoshen, Back to the Feature: Classical 3D Features are (Almost) All You Need for 3D AD, 2023"
 REAL3D_PAPER = "Liu et al., Real3D-AD: A Dataset of Point Cloud Anomaly Detection, NeurIPS 2023"
 
+POINTS = frozenset({"points"})
+
 SPECS = [
-    DetectorSpec(name="btf-raw", version=VERSION, factory=make_btf_raw, consumes=frozenset({"points"}), paper=BTF_PAPER,
+    DetectorSpec(name="btf-raw", version=VERSION, factory=make_btf_raw, consumes=POINTS,
+                 settings=MEMORY_BANK_SETTINGS, paper=BTF_PAPER,
                  description="BTF(Raw): memory bank of raw depth patches (organized) or xyz points, PatchCore scoring"),
-    DetectorSpec(name="btf-fpfh", version=VERSION, factory=make_btf_fpfh, consumes=frozenset({"points"}),
-                 paper=BTF_PAPER, description="BTF(FPFH): memory bank of pooled FPFH patches or per-point FPFH"),
-    DetectorSpec(name="patchcore-fpfh", version=VERSION, factory=make_patchcore_fpfh, consumes=frozenset({"points"}),
-                 paper=REAL3D_PAPER,
+    DetectorSpec(name="btf-fpfh", version=VERSION, factory=make_btf_fpfh, consumes=POINTS,
+                 settings=MEMORY_BANK_SETTINGS, paper=BTF_PAPER,
+                 description="BTF(FPFH): memory bank of pooled FPFH patches or per-point FPFH"),
+    DetectorSpec(name="patchcore-fpfh", version=VERSION, factory=make_patchcore_fpfh, consumes=POINTS,
+                 settings=MEMORY_BANK_SETTINGS, paper=REAL3D_PAPER,
                  description="PatchCore(FPFH) as in Real3D-AD: registered clouds, per-point FPFH, coreset, 1-NN"),
-    DetectorSpec(name="patchcore-fpfh-raw", version=VERSION, factory=make_patchcore_fpfh_raw,
-                 consumes=frozenset({"points"}), paper=REAL3D_PAPER,
+    DetectorSpec(name="patchcore-fpfh-raw", version=VERSION, factory=make_patchcore_fpfh_raw, consumes=POINTS,
+                 settings=MEMORY_BANK_SETTINGS, paper=REAL3D_PAPER,
                  description="PatchCore(FPFH+Raw) as in Real3D-AD: mean of normalized FPFH and xyz memory-bank scores"),
 ]
 
