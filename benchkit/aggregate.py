@@ -132,6 +132,8 @@ def summarize(
 
     row_dicts, value_rows = [], []
     for key, group in sorted(grouped.items()):
+        if all(r.status == "skipped" for r in group):
+            continue  # never ran (incompatible, no weights): listed with its reason among the jobs, not ranked
         dataset = key[0]
         ok = [r for r in group if r.status == "ok"]
         seeds = sorted({r.job.seed for r in group})

@@ -182,15 +182,21 @@ class Planner:
                 base, _, arg = setting_name.partition(":")
                 setting = self.registry.get("settings", base).factory(arg or None)
                 setting.name = setting_name
+                if not setting.applies_to(dataset, opened):
+                    continue
                 for seed in seeds:
                     plans: list[Plan] | None = None
                     plan_error: BenchkitError | None = None
                     for det_name in detectors:
                         det_spec, backbone = self.registry.detector_variant(det_name)
                         reason = setting.incompatibility(det_spec, ds_spec)
-                        reason = reason or self.missing_weights(det_spec, backbone)
                         if reason is not None:
                             skipped.append(self._skip(det_name, ds_spec, setting_name, seed, reason))
+                            continue
+                        reason = self.missing_weights(det_spec, backbone)
+                        if reason is not None:
+                            skipped.append(self._skip(det_name, ds_spec, setting_name, seed, reason,
+                                                      error_type="MissingWeightsError"))
                             continue
                         if plans is None and plan_error is None:
                             try:

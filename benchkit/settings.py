@@ -32,6 +32,11 @@ class Setting(ABC):
     def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
         """Plans for one target dataset. ``datasets`` holds every available dataset (for cross-dataset settings)."""
 
+    def applies_to(self, dataset: Dataset, datasets: Mapping[str, Dataset]) -> bool:
+        """Whether this setting makes sense for this target dataset at all (a cross-dataset setting does not pair
+        a dataset with itself). When False, no job and no record is made. Default: True."""
+        return True
+
     def incompatibility(self, detector: DetectorSpec, dataset: DatasetSpec) -> str | None:
         """Why this detector cannot run on this dataset in this setting, or None when it can.
 

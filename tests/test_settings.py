@@ -86,3 +86,11 @@ def test_all_pairs_cross_dataset_settings_over_found_datasets(bk_env):
     spec = get_registry().settings["zero-shot-cross-dataset"]
     assert spec.run_names(["a", "b"]) == ["zero-shot-cross-dataset:a", "zero-shot-cross-dataset:b"]
     assert get_registry().settings["few-shot"].run_names(["a"]) == ["few-shot:5"]
+
+
+def test_cross_dataset_never_pairs_a_dataset_with_itself(bk_env, cli, tmp_path):
+    results = tmp_path / "r"
+    assert cli("run", "--detector", "nn-distance", "--detector", "needs-rgb", "--dataset", "tiny-points",
+               "--setting", "zero-shot-cross-dataset:tiny-points", "--results", str(results), "--no-site",
+               "--quiet") == 0
+    assert not list(results.rglob("*.json"))  # neither jobs nor skip records for a self pair

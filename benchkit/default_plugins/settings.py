@@ -78,15 +78,16 @@ class ZeroShotCrossDataset(Setting):
     def __init__(self, source: str) -> None:
         self.source = source
 
+    def applies_to(self, dataset: Dataset, datasets: Mapping[str, Dataset]) -> bool:
+        # an organized source cannot teach a detector about unorganized clouds, or the reverse
+        source = datasets.get(self.source)
+        return self.source != dataset.name and (source is None or _organized(source) == _organized(dataset))
+
     def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
-        if self.source == dataset.name:
-            return []
         if self.source not in datasets:
             raise BenchkitError(f"zero-shot-cross-dataset: source dataset {self.source} is not available "
                                 f"(see `benchkit datasets list`)")
         source = datasets[self.source]
-        if _organized(source) != _organized(dataset):
-            return []  # an organized source cannot teach a detector about unorganized clouds, or the reverse
         train = [r for c in source.categories() for r in source.index(c, "train")]
         return [Plan(c, train, dataset.index(c, "test"), config={"source": self.source})
                 for c in dataset.categories()]
