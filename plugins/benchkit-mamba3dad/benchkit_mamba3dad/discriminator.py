@@ -2,6 +2,8 @@
 
 Input ``q^_t = q_t + PE-MLP(p_t)`` (Eqs. 19-20), one multi-head self-attention layer with residual, LayerNorm and
 dropout (Eq. 21), then a shared two-layer GELU MLP head with hidden size D/2 giving one logit per slot (Eq. 22).
+The paper does not say where the LayerNorm sits; ``norm_first=True`` (default) normalises the attention input and
+keeps the residual stream un-normalised, so the head still sees each slot's magnitude (post-norm erases it).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ class PositionalMLP(nn.Module):
 
 
 class CrossPatchDiscriminator(nn.Module):
-    def __init__(self, dim: int, heads: int = 8, dropout: float = 0.1) -> None:
+    def __init__(self, dim: int, heads: int = 8, dropout: float = 0.1, norm_first: bool = True) -> None:
         super().__init__()
         if dim % heads:
             raise ValueError(f"model width {dim} is not divisible by {heads} attention heads")
+        self.norm_first = norm_first
         self.position = PositionalMLP(dim)
         self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.dropout = nn.Dropout(dropout)
@@ -35,6 +38,11 @@ class CrossPatchDiscriminator(nn.Module):
     def forward(self, q: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
         """``(B, S, dim)`` slots and ``(B, S, 3)`` slot centres -> ``(B, S)`` logits."""
         x = q + self.position(centers)
-        attended, _ = self.attention(x, x, x, need_weights=False)
-        z = self.norm(x + self.dropout(attended))
+        if self.norm_first:  # pre-norm: the residual stream keeps each slot's magnitude
+            h = self.norm(x)
+            attended, _ = self.attention(h, h, h, need_weights=False)
+            z = x + self.dropout(attended)
+        else:  # post-norm
+            attended, _ = self.attention(x, x, x, need_weights=False)
+            z = self.norm(x + self.dropout(attended))
         return self.head(z).squeeze(-1)

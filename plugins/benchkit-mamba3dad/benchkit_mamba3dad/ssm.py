@@ -66,6 +66,33 @@ def chunked_scan(log_decay: torch.Tensor, inputs: torch.Tensor, chunk: int = 16)
     return torch.stack(states, dim=1).reshape(b, n_chunks * chunk, n)[:, :length]
 
 
+def time_invariant_scan(log_lambda: torch.Tensor, inputs: torch.Tensor, chunk: int = 16) -> torch.Tensor:
+    """`chunked_scan` for a decay that is the same at every step (``log_lambda`` of shape ``(N,)``).
+
+    The in-chunk weights ``lambda ** (t - k)`` then depend only on ``t - k``: one ``(c, c, N)`` table shared by all
+    chunks and batch items instead of a ``(B, L/c, c, c, N)`` tensor of complex ``exp`` (the training step's largest
+    cost on CPU). Same linear cost and result.
+    """
+    b, length, n = inputs.shape
+    pad = (-length) % chunk
+    if pad:
+        inputs = torch.cat([inputs, inputs.new_zeros(b, pad, n)], dim=1)
+    n_chunks = (length + pad) // chunk
+    steps = torch.arange(chunk, device=inputs.device)
+    lag = steps[:, None] - steps[None, :]  # [t, k]
+    causal = lag >= 0
+    table = torch.exp(lag.clamp_min(0).to(log_lambda.real.dtype)[:, :, None] * log_lambda) * causal[:, :, None]
+    u = inputs.reshape(b, n_chunks, chunk, n)
+    local = torch.einsum("tkn,bckn->bctn", table, u)
+    carry_in = torch.exp((steps + 1).to(log_lambda.real.dtype)[:, None] * log_lambda)  # (c, N)
+    states = []
+    h = inputs.new_zeros(b, n)
+    for c in range(n_chunks):
+        states.append(local[:, c] + carry_in * h.unsqueeze(1))
+        h = states[-1][:, -1]
+    return torch.stack(states, dim=1).reshape(b, n_chunks * chunk, n)[:, :length]
+
+
 class MambaAdapter(nn.Module):
     """Diagonal complex SSM adapter; ``state_dim`` real numbers of state (paper ``S_h = 256``)."""
 
@@ -97,11 +124,10 @@ class MambaAdapter(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, L, dim)`` ordered slots -> ``(B, L, dim)`` context-enhanced slots ``q``."""
         u = torch.complex(x @ self.B[0].T, x @ self.B[1].T)  # B x_t, (B, L, N)
-        log_decay = self.log_lambda().expand_as(u)
         if self.step is not None:
             delta = 1 + nn.functional.softplus(self.step(x))  # (B, L, 1), >= 1
-            log_decay = log_decay * delta
-            u = u * delta
-        h = chunked_scan(log_decay, u, self.chunk)
+            h = chunked_scan(self.log_lambda().expand_as(u) * delta, u * delta, self.chunk)
+        else:
+            h = time_invariant_scan(self.log_lambda(), u, self.chunk)
         state = self.state_norm(torch.cat([h.real, h.imag], dim=-1))
         return self.D(x) + torch.sigmoid(self.gate) * self.C(state)

@@ -10,9 +10,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchkit_mamba3dad.generator import AnomalousFeatureGenerator
-from benchkit_mamba3dad.model import Mamba3DADNet, NetConfig
+from benchkit_mamba3dad.model import Mamba3DADNet, NetConfig, principal_axes
 from benchkit_mamba3dad.sorter import GeometricSemanticSorter, entropy_penalty, locality_penalty, log_sinkhorn
-from benchkit_mamba3dad.ssm import MambaAdapter, chunked_scan, reference_scan
+from benchkit_mamba3dad.ssm import MambaAdapter, chunked_scan, reference_scan, time_invariant_scan
 from benchkit_mamba3dad.tokens import hierarchical_tokens
 
 
@@ -179,3 +179,28 @@ def test_ablation_switches_change_the_model():
     a = _net(mask_unit="slot", corruption_p=0.5)(tokens, centers, corrupt=True, generator=torch.Generator().manual_seed(0))
     b = _net(mask_unit="patch", corruption_p=0.05)(tokens, centers, corrupt=True, generator=torch.Generator().manual_seed(0))
     assert a.mask.sum() != b.mask.sum()
+
+
+@pytest.mark.parametrize("length,chunk", [(1, 4), (7, 4), (37, 8), (64, 16)])
+def test_time_invariant_scan_matches_the_naive_recurrence(length, chunk):
+    log_decay, inputs = _decay_and_inputs(2, length, 5)
+    log_lambda = log_decay[0, 0]  # one decay for every step
+    expected = reference_scan(log_lambda.exp().expand_as(inputs), inputs)
+    assert torch.allclose(time_invariant_scan(log_lambda, inputs, chunk), expected, atol=1e-5)
+
+
+def test_principal_axes_whiten_or_keep_the_spectrum():
+    g = torch.Generator().manual_seed(0)
+    features = torch.randn(500, 6, generator=g, dtype=torch.float64) * torch.tensor([5.0, 2, 1, 1, 0.5, 0.1])
+    features -= features.mean(0)
+    white = features @ principal_axes(features, 4, whiten=True).double()
+    assert torch.allclose(torch.cov(white.T), torch.eye(4, dtype=torch.float64), atol=0.05)
+    kept = torch.cov((features @ principal_axes(features, 4).double()).T).diagonal()
+    assert kept[0] / kept[3] > 10 and float(kept.mean()) == pytest.approx(1.0, rel=0.05)
+
+
+def test_generator_without_norm_keeps_slot_magnitude():
+    q = torch.randn(1, 5, 8) * torch.tensor([1.0, 2, 3, 4, 5])[None, :, None]
+    normed, kept = AnomalousFeatureGenerator(8)(q), AnomalousFeatureGenerator(8, normalize=False)(q)
+    assert torch.equal(kept, q)
+    assert torch.allclose(normed.norm(dim=-1), normed.norm(dim=-1)[0, 0].expand(1, 5), atol=1e-3)
