@@ -9,7 +9,7 @@ Layout (as the real download)::
 Choices (documented here because detectors depend on them):
 - Units are millimetres; objects are 30-45 mm across; clouds are mean-centred, as in Real3D-AD.
 - Training templates have 4,000 points, test clouds 3,000 (templates are denser than test scans in Real3D-AD too),
-  i.e. a point spacing of about 1-1.5 mm.
+  i.e. a point spacing of about 0.8-1.1 mm (measured: surface areas 2,400-3,500 mm^2).
 - Normal variation: a rotation about a random axis by up to ``max_rotation_deg`` (default 10 degrees: Real3D-AD
   test clouds are not aligned to the templates, but large rotations would make registration-free baselines
   hopeless on such small data), a scale change within +-5 %, and Gaussian sensor noise of 0.15 mm per coordinate.
