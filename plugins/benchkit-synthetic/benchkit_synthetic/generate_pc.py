@@ -13,7 +13,7 @@ Choices (documented here because detectors depend on them):
 - Normal variation: a rotation about a random axis by up to ``max_rotation_deg`` (default 10 degrees: Real3D-AD
   test clouds are not aligned to the templates, but large rotations would make registration-free baselines
   hopeless on such small data), a scale change within +-5 %, and Gaussian sensor noise of 0.15 mm per coordinate.
-- Test clouds: half normal, half with one defect each (bulge, sink, hole, crack, missing), 1-6 % anomalous points.
+- Test clouds: half normal, half with one defect each (bulge, sink, hole, crack, missing), 1-7 % anomalous points.
 """
 
 from __future__ import annotations
