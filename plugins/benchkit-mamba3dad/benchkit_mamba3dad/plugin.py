@@ -14,7 +14,7 @@ def make_mamba3dad(**params):
 @hookimpl
 def register_detectors(register):
     register(DetectorSpec(
-        name="mamba3dad", version="0.1",
+        name="mamba3dad", version="0.2",
         description="Multi-scale token fusion: GSAS Sinkhorn sorter, linear-time SSM adapter, feature-space "
                     "pseudo-anomalies, cross-patch attention discriminator",
         factory=make_mamba3dad,

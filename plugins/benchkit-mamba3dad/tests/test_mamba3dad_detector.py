@@ -79,4 +79,4 @@ def test_fpfh_variant_beats_chance_on_synthetic_pc(synthetic_pc):
         o.append(roc_auc_score([s.label for s in test], [q.score for q in predictions]))
         gt = np.concatenate([s.gt if s.gt is not None else np.zeros(len(s.points)) for s in test])
         p.append(roc_auc_score(gt, np.concatenate([q.map for q in predictions])))
-    assert np.mean(o) > 0.65 and np.mean(p) > 0.6, (o, p)
+    assert np.mean(o) > 0.7 and np.mean(p) > 0.75, (o, p)  # measured: O 0.94 / 0.64, P 0.87 / 0.81
