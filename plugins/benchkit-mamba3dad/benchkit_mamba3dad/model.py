@@ -1,8 +1,8 @@
 """The trainable network: token projection -> GSAS sorter -> Mamba adapter -> generator -> discriminator.
 
 Tokens are standardised per dimension and mapped to the model width by ``projection`` (frozen whitening by default,
-see `principal_axes`). The sorter and the adapter can be switched off for ablations (``use_sorter``, ``use_adapter``): the sorter is then
-replaced by the backbone order (one slot per token), the adapter by the identity. The generator cannot be switched
+see `principal_axes`). The sorter and the adapter can be switched off for ablations (``use_sorter``,
+``use_adapter``): the sorter is then replaced by the backbone order (one slot per token), the adapter by the identity. The generator cannot be switched
 off (it makes the only training labels); its settings (``corruption_p``, ``noise_std``, ``gamma_init``,
 ``learn_gamma``, ``mask_unit``) are its ablation knobs.
 """
@@ -97,8 +97,8 @@ class Mamba3DADNet(nn.Module):
         # Per-dimension standardisation with training-token statistics (FPFH dims differ in scale by 100x).
         self.register_buffer("feature_mean", torch.zeros(cfg.in_dim))
         self.register_buffer("feature_std", torch.ones(cfg.in_dim))
-        # "pca": a frozen principal-axes map fitted on the training tokens (like the frozen backbone, it cannot be trained
-        # into a collapse); "learned": a trainable LayerNorm + Linear.
+        # "whiten" / "pca": a frozen principal-axes map fitted on the training tokens (like the frozen backbone, it
+        # cannot be trained into a collapse); "learned": a trainable LayerNorm + Linear.
         self.register_buffer("pca", torch.eye(cfg.in_dim, cfg.width))  # until set_feature_statistics
         self.project = (nn.Sequential(nn.LayerNorm(cfg.in_dim), nn.Linear(cfg.in_dim, cfg.width))
                         if cfg.projection == "learned" else None)
