@@ -3,8 +3,9 @@
 Tokens are standardised per dimension and mapped to the model width by ``projection`` (frozen whitening by default,
 see `principal_axes`). The sorter and the adapter can be switched off for ablations (``use_sorter``,
 ``use_adapter``): the sorter is then replaced by the backbone order (one slot per token), the adapter by the
-identity. The generator cannot be switched off (it makes the only training labels); its settings (``corruption_p``, ``noise_std``, ``gamma_init``,
-``learn_gamma``, ``mask_unit``) are its ablation knobs.
+identity. The generator cannot be switched off (it makes the only training labels); its settings
+(``corruption_p``, ``noise_std``, ``gamma_init``, ``learn_gamma``, ``mask_unit``, ``generator_norm``) are its
+ablation knobs.
 """
 
 from __future__ import annotations
