@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="one seed (default 0)")
     run.add_argument("--seeds", type=_seeds, help="comma-separated seeds, e.g. 0,1,2,3,4")
     run.add_argument("--results", type=Path, default=None, help="results folder (default ./benchkit-results)")
-    run.add_argument("--workers", type=int, default=1, help="jobs run at the same time (default 1)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="jobs run at the same time (default: one per CPU core, each with one thread)")
     run.add_argument("--executor", default="local", help="where jobs run (see `benchkit list executors`)")
     run.add_argument("--threads", type=int, help="threads per job (default: CPU cores / workers)")
     run.add_argument("--data-root", type=Path, help="folder with one subfolder per real dataset ($BENCHKIT_DATA)")
@@ -126,6 +128,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.seeds and args.seed is not None:
         raise UsageError("give --seed or --seeds, not both")
     seeds = args.seeds or [args.seed if args.seed is not None else 0]
+    if args.workers is None:
+        args.workers = os.cpu_count() or 1
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     executor = registry.get("executors", args.executor)
