@@ -69,7 +69,9 @@ class DetectorSpec:
     ``consumes``: modalities the detector needs (see `benchkit.datasets.MODALITIES`; a dataset with "xyz" also
     provides "points"). ``settings``: names of the settings it supports, None for every setting its other
     declarations allow. ``backbones``: feature backbones it can run on, the default first; the others are variants
-    named ``detector:backbone``, each passed to ``factory(backbone=...)``.
+    named ``detector:backbone``, each passed to ``factory(backbone=...)``. ``accepts_organized``: False for
+    methods defined on unorganized object clouds only (their papers evaluate on Real3D-AD / Anomaly-ShapeNet), so
+    they are not run on organized RGB-D scans.
     """
 
     name: str
@@ -82,6 +84,7 @@ class DetectorSpec:
     settings: frozenset[str] | None = None
     backbones: tuple[str, ...] = ()
     paper: str = ""
+    accepts_organized: bool = True  # False: scores unorganized clouds only (Real3D-AD style), not organized scans
 
     def __post_init__(self) -> None:
         unknown = set(self.consumes) - MODALITIES

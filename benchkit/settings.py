@@ -45,6 +45,8 @@ class Setting(ABC):
         base = self.name.split(":")[0]
         if detector.settings is not None and base not in detector.settings:
             return f"{detector.name} does not support the {base} setting (supports: {', '.join(sorted(detector.settings))})"
+        if not detector.accepts_organized and "xyz" in dataset.modalities:
+            return f"{detector.name} scores unorganized point clouds only; {dataset.name} holds organized scans"
         missing = missing_modalities(detector, dataset)
         if missing:
             return f"{detector.name} needs {', '.join(sorted(missing))}, which {dataset.name} does not provide"

@@ -47,7 +47,7 @@ def test_unified_agnostic_hides_categories_and_answers(bk_env, cli, monkeypatch,
     spy_file = tmp_path / "spy.jsonl"
     monkeypatch.setenv("BENCHKIT_SPY_FILE", str(spy_file))
     assert cli("run", "--detector", "spy", "--dataset", "tiny-points", "--setting", "unified-agnostic",
-               "--setting", "unified", "--results", str(tmp_path / "r"), "--no-site", "--quiet") == 0
+               "--setting", "unified", "--results", str(tmp_path / "r"), "--no-site", "--quiet", "--workers", "1") == 0
     seen = [json.loads(line) for line in spy_file.read_text().splitlines()]
     fits = [s for s in seen if s["phase"] == "fit"]
     predicts = [s for s in seen if s["phase"] == "predict"]
@@ -94,3 +94,15 @@ def test_cross_dataset_never_pairs_a_dataset_with_itself(bk_env, cli, tmp_path):
                "--setting", "zero-shot-cross-dataset:tiny-points", "--results", str(results), "--no-site",
                "--quiet") == 0
     assert not list(results.rglob("*.json"))  # neither jobs nor skip records for a self pair
+
+
+def test_unorganized_only_detectors_are_not_run_on_organized_scans(bk_env):
+    from benchkit import DatasetSpec, DetectorSpec
+    import fixture_plugins
+
+    det = DetectorSpec("clouds-only", "1", "", fixture_plugins.NNDistance, frozenset({"points"}),
+                       accepts_organized=False)
+    scans = DatasetSpec("scans", "1", "", fixture_plugins.TinyPoints, frozenset({"points", "xyz", "rgb"}))
+    setting = get_registry().settings["one-model-one-class"].factory(None)
+    assert "unorganized point clouds only" in setting.incompatibility(det, scans)
+    assert setting.incompatibility(det, get_registry().datasets["tiny-points"]) is None

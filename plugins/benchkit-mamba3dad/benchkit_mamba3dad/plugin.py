@@ -23,7 +23,7 @@ def register_detectors(register):
         trains=True,
         # Per-class models as in the paper; few-shot because Real3D-AD, one of its two benchmarks, trains on a
         # handful of prototypes per class. Unified / zero-shot protocols are not evaluated in the paper.
-        settings=frozenset({"one-model-one-class", "few-shot"}),
+        settings=frozenset({"one-model-one-class", "few-shot"}), accepts_organized=False,
         backbones=("point-mae", "fpfh"),
         paper="Hoang et al., Multi-Scale Token Fusion with Mamba Adapters for Efficient 3D Industrial Defect "
               "Detection (github.com/hoangcuongbk80/Mamba3dAD)",

@@ -21,4 +21,4 @@ def register_detectors(register):
         description="SeDiR: coarse-to-fine global token, category-conditioned contrastive learning, "
                     "geometry-guided feature reconstruction (unified, multi-category)",
         factory=make_sedir, consumes=frozenset({"points"}), needs_category=True, trains=True,
-        settings=frozenset({"unified"}), backbones=("point-mae", "fpfh"), paper=PAPER))
+        settings=frozenset({"unified"}), backbones=("point-mae", "fpfh"), paper=PAPER, accepts_organized=False))
