@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default="local", help="where jobs run (see `benchkit list executors`)")
     run.add_argument("--threads", type=int, help="threads per job (default: CPU cores / workers)")
     run.add_argument("--data-root", type=Path, help="folder with one subfolder per real dataset ($BENCHKIT_DATA)")
+    run.add_argument("--dataset-option", action="append", default=[], metavar="DATASET.KEY=VALUE",
+                     help="reader option of one dataset, e.g. mvtec3d.remove_background=true (repeatable; VALUE "
+                          "is read as JSON when it parses, else as text; see `benchkit datasets info NAME`)")
     run.add_argument("--allow-random-init", action="store_true",
                      help="let detectors whose pretrained weights are missing run randomly initialized (flagged)")
     run.add_argument("--no-site", action="store_true", help="do not rebuild the leaderboard site afterwards")
@@ -98,6 +101,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse_dataset_options(items: list[str]) -> dict[str, dict[str, object]]:
+    """``["mvtec3d.resize=224", ...]`` -> ``{"mvtec3d": {"resize": 224}}``."""
+    from benchkit.errors import UsageError
+
+    options: dict[str, dict[str, object]] = {}
+    for item in items:
+        target, eq, text = item.partition("=")
+        dataset, dot, key = target.partition(".")
+        if not eq or not dot or not dataset or not key:
+            raise UsageError(f"--dataset-option {item!r}: write DATASET.KEY=VALUE, e.g. mvtec3d.remove_background=true")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        options.setdefault(dataset, {})[key] = value
+    return options
+
+
 def _results_dir(path: Path | None) -> Path:
     from benchkit.runner import DEFAULT_RESULTS
 
@@ -136,6 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = _results_dir(args.results)
     planner = Planner(
         registry, results, data_root=args.data_root, allow_random_init=args.allow_random_init,
+        dataset_options=parse_dataset_options(args.dataset_option),
         threads=args.threads or provenance.default_threads(args.workers), executor=args.executor,
         isolated=executor.factory(workers=1).isolates_jobs,
     )

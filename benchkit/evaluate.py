@@ -232,7 +232,7 @@ def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, set
         }
         path = record_path(Path(results), dataset, setting, name, category, seed)
         job = Job(detector=name, dataset=dataset, setting=setting, seed=seed, plan=plan,
-                  dataset_root=str(reader.root), data_root=None, detector_params={}, config=config,
+                  dataset_root=str(reader.root), data_root=None, dataset_options={}, detector_params={}, config=config,
                   config_hash=config_hash(config), record_path=str(path),
                   incomplete=not per_category and bool(set(reader.expected_categories()) - set(categories)))
         record = _record(

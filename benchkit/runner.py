@@ -84,6 +84,7 @@ class Job:
     plan: Plan
     dataset_root: str
     data_root: str | None
+    dataset_options: dict[str, dict[str, Any]]
     detector_params: dict[str, Any]
     config: dict[str, Any]
     config_hash: str
@@ -135,6 +136,7 @@ class Planner:
     results: Path
     data_root: Path | None = None
     allow_random_init: bool = False
+    dataset_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataset name -> reader options
     threads: int = 1
     executor: str = "local"
     isolated: bool = True
@@ -155,7 +157,10 @@ class Planner:
                 self.notes.append(f"skipped dataset {name}: no data root (pass --data-root DIR or set BENCHKIT_DATA "
                                   f"to a folder holding {name}/ as downloaded)")
                 continue
-            dataset = open_dataset(spec, root)
+            try:
+                dataset = open_dataset(spec, root, **self.dataset_options.get(name, {}))
+            except (TypeError, ValueError) as exc:
+                raise UsageError(f"--dataset-option for {name}: {exc}") from None
             if not dataset.is_available():
                 self.notes.append(f"skipped dataset {name}: no copy at {root} (see `benchkit datasets info {name}`)")
                 continue
@@ -258,7 +263,8 @@ class Planner:
         return Job(
             detector=name, dataset=dataset.name, setting=setting, seed=seed, plan=plan,
             dataset_root=str(dataset.root),
-            data_root=None if self.data_root is None else str(self.data_root), detector_params=params, config=config, config_hash=config_hash(config),
+            data_root=None if self.data_root is None else str(self.data_root),
+            dataset_options=self.dataset_options, detector_params=params, config=config, config_hash=config_hash(config),
             record_path=str(record_path(self.results, dataset.name, setting, name, plan.category, seed)),
             threads=self.threads, executor=self.executor, isolated=self.isolated, incomplete=bool(missing),
         )
@@ -434,7 +440,8 @@ def execute_job(job: Job) -> str:
         with warnings.catch_warnings():  # broken plugins were already reported by the parent process
             warnings.simplefilter("ignore")
             registry = get_registry()
-        dataset = open_dataset(registry.get("datasets", job.dataset), job.dataset_root)
+        dataset = open_dataset(registry.get("datasets", job.dataset), job.dataset_root,
+                               **job.dataset_options.get(job.dataset, {}))
         det_spec, backbone = registry.detector_variant(job.detector)
         detector = det_spec.build(backbone, **job.detector_params)
         device = detector.device
@@ -442,7 +449,8 @@ def execute_job(job: Job) -> str:
         if any(r.dataset != job.dataset for r in job.plan.train):  # cross-dataset plans train elsewhere
             for name in {r.dataset for r in job.plan.train} - {job.dataset}:
                 spec = registry.get("datasets", name)
-                others[name] = open_dataset(spec, dataset_root(spec, job.data_root))
+                others[name] = open_dataset(spec, dataset_root(spec, job.data_root),
+                                            **job.dataset_options.get(name, {}))
         train = LazySamples(dataset, job.plan.train, job.plan.hide_category, others)
         efficiency.reset_gpu_peak(detector.device)
         _, eff["fit_seconds"] = efficiency.timed(lambda: detector.fit(train), detector.device)

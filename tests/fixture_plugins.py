@@ -34,7 +34,8 @@ def _cloud(category: str, index: int, anomalous: bool) -> tuple[np.ndarray, np.n
 
 
 class TinyPoints(Dataset):
-    """3 categories x (4 train, 3 good + 3 bumped test) clouds, generated on load."""
+    """3 categories x (4 train, 3 good + 3 bumped test) clouds, generated on load. Option ``only``: the categories
+    this copy holds (a partial download)."""
 
     def categories(self) -> list[str]:
         only = self.options.get("only")

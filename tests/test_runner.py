@@ -140,3 +140,16 @@ def test_a_crash_replaces_an_older_failed_record(bk_env, cli, monkeypatch):
     monkeypatch.setenv("BENCHKIT_TEST_CRASH", "1")
     assert cli(*args) == 1  # failed jobs are re-run; this time the worker dies
     assert records(results)[("raising", "one-model-one-class", "ball")].error.type == "WorkerCrash"
+
+
+def test_dataset_options_reach_the_reader_and_the_record(bk_env, cli, capsys):
+    results = bk_env / "results"
+    assert cli("run", "--detector", "nn-distance", "--dataset", "tiny-points", "--results", str(results),
+               "--dataset-option", 'tiny-points.only=["egg"]', "--no-site", "--quiet") == 0
+    recs = records(results)
+    assert set(recs) == {("nn-distance", "one-model-one-class", "egg")}  # a partial copy runs what it holds
+    rec = recs[("nn-distance", "one-model-one-class", "egg")]
+    assert rec.job.config["dataset"]["options"] == {"only": ["egg"]} and rec.incomplete
+    assert cli("run", "--detector", "nn-distance", "--dataset", "tiny-points", "--dataset-option", "only",
+               "--results", str(results), "--no-site", "--quiet") == 2
+    assert "DATASET.KEY=VALUE" in capsys.readouterr().err
