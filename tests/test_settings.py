@@ -106,3 +106,17 @@ def test_unorganized_only_detectors_are_not_run_on_organized_scans(bk_env):
     setting = get_registry().settings["one-model-one-class"].factory(None)
     assert "unorganized point clouds only" in setting.incompatibility(det, scans)
     assert setting.incompatibility(det, get_registry().datasets["tiny-points"]) is None
+
+
+def test_few_shot_records_repeat_for_a_seed_and_change_with_it(bk_env, cli, tmp_path):
+    from benchkit.results import load_record
+
+    def run(seed, out):
+        assert cli("run", "--detector", "nn-distance", "--dataset", "tiny-points", "--setting", "few-shot:2",
+                   "--category", "egg", "--seed", str(seed), "--results", str(out), "--no-site", "--quiet") == 0
+        (path,) = out.rglob("*.json")
+        return load_record(path)
+
+    a, b, c = run(0, tmp_path / "a"), run(0, tmp_path / "b"), run(1, tmp_path / "c")
+    assert a.job == b.job and a.metrics == b.metrics and a.samples == b.samples
+    assert a.job.config["train_ids"] != c.job.config["train_ids"]
