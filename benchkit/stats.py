@@ -222,8 +222,9 @@ def bootstrap_intervals(
 def record_intervals(record: Any, *, n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, list[float]]]:
     """Intervals of a record: the ones stored at job time, completed by object-level ones from its ``samples``."""
     stored = {c: dict(m) for c, m in (getattr(record, "intervals", None) or {}).items()}
-    if not record.samples:
-        return stored
+    sample_cats = {s.category for s in record.samples}
+    if all(set(OBJECT_METRICS) <= set(stored.get(c, {})) for c in sample_cats):
+        return stored  # the runner stored them at job time (records it wrote always have them)
     computed = bootstrap_intervals(
         [s.label for s in record.samples],
         [s.score for s in record.samples],
