@@ -95,19 +95,19 @@ def _check_finite(path: Path, values: np.ndarray) -> None:
                         "write finite scores")
 
 
-def open_dataset(dataset: str, root: Path | None) -> Dataset:
+def open_copy(dataset: str, root: Path | None) -> Dataset:
     """The named dataset's reader on ``root``, the folder of one copy laid out as the original download (as for
     ``benchkit datasets verify``). Embedded datasets may pass None: their generated copy in the cache is used (and
     generated first if needed). The registry raises a clear error for an unknown name."""
     from benchkit.runner import dataset_root
-    from benchkit.runner import open_dataset as open_spec
+    from benchkit.runner import open_dataset
 
     spec = get_registry().get("datasets", dataset)
     if root is None:
         if not spec.embedded:
             raise DataError(None, f"dataset {dataset}: no root given", "pass the folder holding the original download")
         root = dataset_root(spec)
-    reader = open_spec(spec, Path(root))
+    reader = open_dataset(spec, Path(root))
     if spec.embedded:
         reader.prepare()
     if not reader.is_available():
@@ -117,7 +117,7 @@ def open_dataset(dataset: str, root: Path | None) -> Dataset:
 
 def score_category(reader: Dataset, category: str, maps: Path, scored) -> bool:
     """Append one category's object scores, maps and ground truth (at the evaluation resolution) to ``scored`` (the
-    runner's `_Scored`); returns whether the category is organized."""
+    runner's `ScoredSamples`); returns whether the category is organized."""
     from benchkit.runner import resize_map
 
     organized = False
@@ -151,13 +151,13 @@ def score_category(reader: Dataset, category: str, maps: Path, scored) -> bool:
 
 
 def _score_maps(dataset: str, root: Path | None, maps: Path, name: str):
-    """(reader, categories with maps, runner `_Scored` of all their test samples, organized)."""
-    from benchkit.runner import _Scored
+    """(reader, categories with maps, runner `ScoredSamples` of all their test samples, organized)."""
+    from benchkit.runner import ScoredSamples
 
     maps = Path(maps)
     if not maps.is_dir():
         raise DataError(maps, "maps folder not found", "pass the folder holding <category>/test/... anomaly maps")
-    reader = open_dataset(dataset, root)
+    reader = open_copy(dataset, root)
     known = set(reader.categories())
     present = sorted(p.name for p in maps.iterdir() if p.is_dir())
     unknown = [c for c in present if c not in known]
@@ -167,7 +167,7 @@ def _score_maps(dataset: str, root: Path | None, maps: Path, name: str):
     if not present:
         raise DataError(maps, f"detector {name}: no category folders",
                         f"lay maps out as <maps>/<category>/test/<sample id>; categories: {', '.join(sorted(known))}")
-    scored = _Scored()
+    scored = ScoredSamples()
     organized = False
     for category in present:
         organized |= score_category(reader, category, maps, scored)
@@ -183,21 +183,21 @@ def _plan(reader: Dataset, categories: list[str], category: str):
 
 def evaluate_maps(dataset: str, root: Path | None, maps: Path, name: str) -> tuple[dict, dict]:
     """Metrics per category (plus ``mean`` when several, as in run records) and counts per category (`Counts`) of
-    the maps of detector ``name`` under ``maps``, for dataset ``dataset`` at ``root`` (see `open_dataset`).
+    the maps of detector ``name`` under ``maps``, for dataset ``dataset`` at ``root`` (see `open_copy`).
 
     Metrics and counts come from the runner's own helpers, so they match what `benchkit run` records.
     """
-    from benchkit.runner import ALL, _counts, _metrics
+    from benchkit.runner import ALL, sample_counts, score_metrics
 
     reader, present, scored, organized = _score_maps(dataset, root, maps, name)
-    return _metrics(scored, organized), _counts(_plan(reader, present, ALL), scored)
+    return score_metrics(scored, organized), sample_counts(_plan(reader, present, ALL), scored)
 
 
 def _subset(scored, categories: list[str]):
-    from benchkit.runner import _Scored
+    from benchkit.runner import ScoredSamples
 
     keep = [i for i, c in enumerate(scored.categories) if c in categories]
-    return _Scored(**{f: [getattr(scored, f)[i] for i in keep] for f in
+    return ScoredSamples(**{f: [getattr(scored, f)[i] for i in keep] for f in
                       ("labels", "scores", "categories", "ids", "gts", "maps")})
 
 
@@ -208,7 +208,7 @@ def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, set
     recorded as ``external`` and the config names the maps folder. Returns the record paths."""
     from benchkit import __version__
     from benchkit.results import SampleScore, config_hash, write_record
-    from benchkit.runner import ALL, Job, _counts, _ids_digest, _jsonable, _metrics, _record, record_path
+    from benchkit.runner import ALL, Job, sample_counts, ids_digest, jsonable, score_metrics, make_record, record_path
     from benchkit.stats import bootstrap_intervals
 
     started = time.perf_counter()
@@ -222,21 +222,21 @@ def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, set
         config = {
             "detector": {"name": name, "version": "external", "maps": str(Path(maps).resolve()),
                          "evaluated_by": f"benchkit {__version__} evaluate"},
-            "dataset": {"name": reader.name, "version": reader.version, "options": _jsonable(reader.config()),
+            "dataset": {"name": reader.name, "version": reader.version, "options": jsonable(reader.config()),
                         "eval_size": reader.eval_size},
             "setting": {"name": setting},
             "category": category,
             "seed": seed,
-            "train_ids": _ids_digest(plan.train),
-            "test_ids": _ids_digest(plan.test),
+            "train_ids": ids_digest(plan.train),
+            "test_ids": ids_digest(plan.test),
         }
         path = record_path(Path(results), dataset, setting, name, category, seed)
         job = Job(detector=name, dataset=dataset, setting=setting, seed=seed, plan=plan,
                   dataset_root=str(reader.root), data_root=None, dataset_options={}, detector_params={}, config=config,
                   config_hash=config_hash(config), record_path=str(path),
                   incomplete=not per_category and bool(set(reader.expected_categories()) - set(categories)))
-        record = _record(
-            job, "ok", counts=_counts(plan, sub), metrics=_metrics(sub, organized),
+        record = make_record(
+            job, "ok", counts=sample_counts(plan, sub), metrics=score_metrics(sub, organized),
             intervals=bootstrap_intervals(sub.labels, sub.scores, sub.categories, sub.gts, sub.maps, seed=seed),
             samples=[SampleScore(id=i, category=c, label=lab, score=s)
                      for i, c, lab, s in zip(sub.ids, sub.categories, sub.labels, sub.scores)],

@@ -114,7 +114,7 @@ class Skipped:
     error_type: str = "Incompatible"
 
 
-def _ids_digest(refs: Sequence[SampleRef]) -> str:
+def ids_digest(refs: Sequence[SampleRef]) -> str:
     return config_hash({"ids": [f"{r.dataset}/{r.category}/{r.split}/{r.id}" for r in refs]})
 
 
@@ -250,14 +250,14 @@ class Planner:
             params["allow_random_init"] = True
         detector = det_spec.build(backbone, **params)
         config = {
-            "detector": {"name": name, "version": det_spec.version, "params": _jsonable(detector.get_params())},
-            "dataset": {"name": dataset.name, "version": dataset.version, "options": _jsonable(dataset.config()),
+            "detector": {"name": name, "version": det_spec.version, "params": jsonable(detector.get_params())},
+            "dataset": {"name": dataset.name, "version": dataset.version, "options": jsonable(dataset.config()),
                         "eval_size": dataset.eval_size},
-            "setting": {"name": setting, "hide_category": plan.hide_category, **_jsonable(plan.config)},
+            "setting": {"name": setting, "hide_category": plan.hide_category, **jsonable(plan.config)},
             "category": plan.category,
             "seed": seed,
-            "train_ids": _ids_digest(plan.train),
-            "test_ids": _ids_digest(plan.test),
+            "train_ids": ids_digest(plan.train),
+            "test_ids": ids_digest(plan.test),
         }
         missing = set(dataset.expected_categories()) - set(dataset.categories())
         return Job(
@@ -270,12 +270,12 @@ class Planner:
         )
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Config values as JSON-friendly types (tuples to lists, numpy scalars to Python, paths to strings)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, (str, int, float, bool)) or value is None:
@@ -332,7 +332,9 @@ def _check_prediction(pred: Any, sample: Sample, detector: str) -> tuple[float, 
 
 
 @dataclass
-class _Scored:
+class ScoredSamples:
+    """Labels, object scores, ground truth and maps of scored test samples (also built by `benchkit.evaluate`)."""
+
     labels: list[int] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
@@ -341,9 +343,9 @@ class _Scored:
     maps: list[np.ndarray] = field(default_factory=list)
 
 
-def _predict_all(detector: Detector, dataset: Dataset, job: Job, eff: dict[str, Any]) -> tuple[_Scored, bool]:
+def _predict_all(detector: Detector, dataset: Dataset, job: Job, eff: dict[str, Any]) -> tuple[ScoredSamples, bool]:
     """Predict every test sample one at a time (timed), after one warm-up sample (FLOPs counted there)."""
-    scored = _Scored()
+    scored = ScoredSamples()
     organized = False
     latencies: list[float] = []
     refs = job.plan.test
@@ -381,7 +383,7 @@ def _predict_all(detector: Detector, dataset: Dataset, job: Job, eff: dict[str, 
     return scored, organized
 
 
-def _metrics(scored: _Scored, organized: bool) -> dict[str, dict[str, float | None]]:
+def score_metrics(scored: ScoredSamples, organized: bool) -> dict[str, dict[str, float | None]]:
     from benchkit.metrics import compute_metrics
 
     cats = sorted(set(scored.categories))
@@ -401,7 +403,7 @@ def _metrics(scored: _Scored, organized: bool) -> dict[str, dict[str, float | No
     return out
 
 
-def _counts(plan: Plan, scored: _Scored) -> dict[str, Counts]:
+def sample_counts(plan: Plan, scored: ScoredSamples) -> dict[str, Counts]:
     counts = {}
     for cat in sorted(set(scored.categories)):
         labels = [lab for lab, c in zip(scored.labels, scored.categories) if c == cat]
@@ -410,7 +412,7 @@ def _counts(plan: Plan, scored: _Scored) -> dict[str, Counts]:
     return counts
 
 
-def _record(job: Job, status: str, *, error: ErrorInfo | None = None, device: str = "cpu", **fields: Any) -> Record:
+def make_record(job: Job, status: str, *, error: ErrorInfo | None = None, device: str = "cpu", **fields: Any) -> Record:
     registry = get_registry()
     owners = {registry.owner.get(("detectors", job.detector.partition(":")[0])),
               registry.owner.get(("datasets", job.dataset))}
@@ -456,24 +458,24 @@ def execute_job(job: Job) -> str:
         _, eff["fit_seconds"] = efficiency.timed(lambda: detector.fit(train), detector.device)
         device = detector.device
         scored, organized = _predict_all(detector, dataset, job, eff)
-        metrics = _metrics(scored, organized)
+        metrics = score_metrics(scored, organized)
         intervals = bootstrap_intervals(scored.labels, scored.scores, scored.categories, scored.gts, scored.maps,
                                         seed=job.seed)
         modules = detector.torch_modules()
         eff.update(parameters=efficiency.count_parameters(modules), memory_bank_bytes=int(detector.memory_bank_bytes()),
                    peak_gpu_mb=efficiency.gpu_peak_mb(detector.device), peak_rss_mb=efficiency.peak_rss_mb())
-        record = _record(
-            job, "ok", device=device, weights=detector.weights, counts=_counts(job.plan, scored), metrics=metrics,
+        record = make_record(
+            job, "ok", device=device, weights=detector.weights, counts=sample_counts(job.plan, scored), metrics=metrics,
             intervals=intervals, efficiency=Efficiency(**eff), duration_seconds=time.perf_counter() - started,
             samples=[SampleScore(id=i, category=c, label=lab, score=s) for i, c, lab, s in
                      zip(scored.ids, scored.categories, scored.labels, scored.scores)],
         )
     except SkipJob as exc:
-        record = _record(job, "skipped", error=ErrorInfo(type=type(exc).__name__, message=str(exc)), device=device,
+        record = make_record(job, "skipped", error=ErrorInfo(type=type(exc).__name__, message=str(exc)), device=device,
                          duration_seconds=time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, never propagated
         eff["peak_rss_mb"] = efficiency.peak_rss_mb()
-        record = _record(job, "failed", device=device, efficiency=Efficiency(**{k: v for k, v in eff.items() if v is not None}),
+        record = make_record(job, "failed", device=device, efficiency=Efficiency(**{k: v for k, v in eff.items() if v is not None}),
                          error=ErrorInfo(type=type(exc).__name__, message=str(exc), traceback=traceback.format_exc()),
                          duration_seconds=time.perf_counter() - started)
     write_record(record, job.record_path)

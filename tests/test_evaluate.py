@@ -145,9 +145,9 @@ def test_point_score_errors_name_the_file(real3d, tmp_path):
 
 def test_embedded_dataset_without_root_uses_the_generated_copy(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCHKIT_CACHE", str(tmp_path / "cache"))
-    from benchkit.evaluate import open_dataset
+    from benchkit.evaluate import open_copy
 
-    reader = open_dataset("synthetic-pc", None)
+    reader = open_copy("synthetic-pc", None)
     category = reader.categories()[0]
     maps = tmp_path / "maps"
     for ref in reader.index(category, "test"):
