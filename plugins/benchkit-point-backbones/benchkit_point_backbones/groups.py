@@ -59,7 +59,7 @@ def knn(reference: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     import faiss
 
     k = min(k, len(reference))
-    index = faiss.IndexFlatL2(3 if reference.ndim == 1 else reference.shape[1])
+    index = faiss.IndexFlatL2(reference.shape[1])
     index.add(np.ascontiguousarray(reference, dtype=np.float32))
     dist, idx = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
     return dist, idx.astype(np.int64)
