@@ -187,13 +187,12 @@ class BTF(Detector):
             reference = xyz[valid]
         else:
             reference = geometry_of(first)
+            n_first = len(reference)
+            self.train_stride_ = max(1, n_first // 5000) if self.train_stride == "auto" else int(self.train_stride)
+            self.test_stride_ = max(1, n_first // 1000) if self.test_stride == "auto" else int(self.test_stride)
         if self.features == "fpfh":  # raw features have no radii
             reference = reference[subsample_indices(len(reference), self.max_points, self.seed)]
             self.radii_: Radii = resolve_radii(self.radius_unit, self.normal_radius, self.fpfh_radius, reference)
-        if not self.organized_:
-            n_first = len(geometry_of(first))
-            self.train_stride_ = max(1, n_first // 5000) if self.train_stride == "auto" else int(self.train_stride)
-            self.test_stride_ = max(1, n_first // 1000) if self.test_stride == "auto" else int(self.test_stride)
 
         bank = []
         for sample in samples:

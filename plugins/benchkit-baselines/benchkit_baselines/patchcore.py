@@ -88,10 +88,10 @@ class PatchCoreFPFH(Detector):
         self.scale_sample = scale_sample
         self.seed = seed
 
-    def _aligned(self, points: np.ndarray, is_template: bool = False) -> np.ndarray:
+    def _aligned(self, points: np.ndarray) -> np.ndarray:
         from benchkit_baselines.registration import register
 
-        if not self.register or is_template:  # the template is its own reference frame
+        if not self.register:
             return points
         return register(points, self.template_, self.voxel_length_, seed=self.seed)
 
@@ -134,6 +134,7 @@ class PatchCoreFPFH(Detector):
         fpfh_features, xyz_features = [], []
         for i, sample in enumerate(samples):
             check_same_kind(self.organized_, sample)
+            # The template (first sample) is its own reference frame; the others are registered onto it.
             points = template if i == 0 else self._aligned(self._subsampled(sample)[1])
             fpfh_features.append(self._fpfh(points))
             if self.with_raw:

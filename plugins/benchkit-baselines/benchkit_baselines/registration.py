@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchkit_baselines.features import _o3d, estimate_normals, to_open3d
+from benchkit_baselines.features import estimate_normals, fpfh_of_cloud, to_open3d
 
 
 @dataclass
@@ -42,8 +42,6 @@ class DownsampledWithFeatures:
 
 
 def prepare(points: np.ndarray, voxel_size: float) -> DownsampledWithFeatures:
-    from benchkit_baselines.features import fpfh_of_cloud
-
     down = to_open3d(points).voxel_down_sample(voxel_size)
     estimate_normals(down, 2 * voxel_size, 30)
     features = fpfh_of_cloud(down, 5 * voxel_size, 100)
@@ -61,12 +59,10 @@ def mutual_matches(source_features: np.ndarray, target_features: np.ndarray) -> 
     return np.stack([source_idx, forward[source_idx]], axis=1)
 
 
-def kabsch(source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+def kabsch(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Least-squares rigid transforms (no scale) moving ``source`` onto ``target``, batched: ... x K x 3 each in,
     ... x 4 x 4 out (Umeyama's reflection-safe solution)."""
-    if weights is None:
-        weights = np.ones(source.shape[:-1])
-    w = weights[..., None] / weights.sum(axis=-1)[..., None, None]
+    w = np.full(source.shape[:-1] + (1,), 1.0 / source.shape[-2])  # equal weights
     mu_s = (w * source).sum(axis=-2)
     mu_t = (w * target).sum(axis=-2)
     cov = np.swapaxes(w * (target - mu_t[..., None, :]), -1, -2) @ (source - mu_s[..., None, :])
