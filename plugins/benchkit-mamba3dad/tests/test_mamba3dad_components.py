@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -116,20 +115,18 @@ def test_adapter_cost_is_linear_in_sequence_length():
     assert attention_flops(1024) / attention_flops(256) > 8
 
 
-def test_adapter_scan_time_grows_subquadratically():
-    log_decay, inputs = _decay_and_inputs(1, 512, 32)
-    log_decay4, inputs4 = _decay_and_inputs(1, 2048, 32)
+def test_chunked_scan_work_grows_linearly():
+    """The scan itself (not only the adapter around it): 4x the steps cost 4x the FLOPs. Counted, not timed:
+    timings on a shared 2-core machine are too noisy for a unit test (speed belongs in benchmarks)."""
 
-    def best_time(a, b):
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            chunked_scan(a, b, 16)
-            times.append(time.perf_counter() - start)
-        return min(times)
+    def scan_flops(length):
+        log_decay, inputs = _decay_and_inputs(1, length, 32)
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            chunked_scan(log_decay, inputs, 16)
+        return counter.get_total_flops()
 
-    best_time(log_decay, inputs)  # warm-up
-    assert best_time(log_decay4, inputs4) / best_time(log_decay, inputs) < 10  # quadratic would be ~16
+    small, large = scan_flops(512), scan_flops(2048)
+    assert small > 0 and large / small < 4.5  # quadratic would be 16
 
 
 def test_generator_corrupts_only_masked_slots_and_only_in_training():
