@@ -18,13 +18,13 @@ Choices (documented here because detectors depend on them):
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from benchkit_synthetic.pc_defects import PC_DEFECTS, apply_defect
+from benchkit_synthetic.seeding import sample_rng
 from benchkit_synthetic.shapes import SHAPES, surface
 
 #: Bump when the generated data changes in any way (it is part of the cache marker and of the dataset version).
@@ -43,11 +43,6 @@ class PCConfig:
     scale_jitter: float = 0.05
     noise_mm: float = 0.15
     categories: tuple[str, ...] = tuple(SHAPES)
-
-
-def _rng(config: PCConfig, category: str, split: str, index: int) -> np.random.Generator:
-    """One independent stream per sample, so a sample does not depend on how many others are generated."""
-    return np.random.default_rng([config.seed, zlib.crc32(category.encode()), zlib.crc32(split.encode()), index])
 
 
 def _pose(points: np.ndarray, config: PCConfig, rng: np.random.Generator) -> np.ndarray:
@@ -89,7 +84,7 @@ def kinds_of_test_clouds(config: PCConfig, category: str) -> list[str]:
     kinds = ["good"] * config.test_good_per_category + [
         PC_DEFECTS[(offset + i) % len(PC_DEFECTS)] for i in range(config.test_defective_per_category)
     ]
-    order = _rng(config, category, "test-order", 0).permutation(len(kinds))
+    order = sample_rng(config.seed, category, "test-order", 0).permutation(len(kinds))
     return [kinds[i] for i in order]
 
 
@@ -98,11 +93,11 @@ def generate_category(out: Path, config: PCConfig, category: str) -> None:
     for sub in ("train", "test", "gt"):
         (out / category / sub).mkdir(parents=True, exist_ok=True)
     for i in range(config.train_per_category):
-        rng = _rng(config, category, "train", i)
+        rng = sample_rng(config.seed, category, "train", i)
         points, _ = shape.sample(config.train_points, rng)
         write_pcd(out / category / "train" / f"{i + 1}_template.pcd", _pose(points, config, rng))
     for i, kind in enumerate(kinds_of_test_clouds(config, category)):
-        rng = _rng(config, category, "test", i)
+        rng = sample_rng(config.seed, category, "test", i)
         points, normals = shape.sample(config.test_points, rng)
         name = f"{i}_{kind}"
         if kind == "good":

@@ -13,13 +13,13 @@ as for MVTec 3D-AD). See `benchkit_synthetic.rgbd_scene` for the scene model and
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from benchkit_synthetic.rgbd_scene import CATEGORIES, RGBD_DEFECTS, Camera, apply_defect, make_scene, render
+from benchkit_synthetic.seeding import sample_rng
 
 #: Bump when the generated data changes in any way (it is part of the cache marker and of the dataset version).
 RGBD_GENERATOR_VERSION = "1.0"
@@ -40,11 +40,6 @@ class RGBDConfig:
         return Camera(size=self.size, focal=800.0 * self.size / 192)
 
 
-def _rng(config: RGBDConfig, category: str, split: str, index: int) -> np.random.Generator:
-    """One independent stream per sample, so a sample does not depend on how many others are generated."""
-    return np.random.default_rng([config.seed, zlib.crc32(category.encode()), zlib.crc32(split.encode()), index])
-
-
 def kinds_of_test_samples(config: RGBDConfig, category: str) -> list[str]:
     """Test sample kinds of one category: "good" or a defect; defect kinds cycle with an offset per category."""
     offset = config.categories.index(category)
@@ -55,7 +50,7 @@ def kinds_of_test_samples(config: RGBDConfig, category: str) -> list[str]:
 
 def synthesize(config: RGBDConfig, category: str, split: str, index: int, kind: str = "good"):
     """One sample as arrays: (xyz float32, rgb uint8, gt bool). Deterministic in (config, category, split, index)."""
-    rng = _rng(config, category, split, index)
+    rng = sample_rng(config.seed, category, split, index)
     camera = config.camera
     scene = make_scene(category, camera, rng)
     gt = np.zeros(scene.height.shape, dtype=bool)
