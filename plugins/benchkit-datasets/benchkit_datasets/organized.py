@@ -97,5 +97,5 @@ class OrganizedDataset(FileDataset):
             rgb = self._grid(rgb, rgb=True)
         if gt is not None:
             gt = self._grid(gt)
-        return Sample(id=ref.id, category=ref.category, label=ref.label, xyz=xyz, valid=np.any(xyz != 0, axis=-1),
-                      rgb=rgb, gt=gt, defect=ref.defect, meta=meta)
+        return Sample(id=ref.id, category=ref.category, label=ref.label, xyz=xyz, rgb=rgb,
+                      gt=gt, defect=ref.defect, meta=meta)
