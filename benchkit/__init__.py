@@ -5,7 +5,7 @@ This module is the public API that plugins import; everything else is internal.
 
 __version__ = "0.1.0"
 
-from benchkit.backbones import Backbone, BackboneSpec, Tokens, find_weights
+from benchkit.backbones import BACKBONE_KINDS, Backbone, BackboneSpec, Tokens, build_backbone, find_weights
 from benchkit.datasets import MODALITIES, Dataset, DatasetSpec
 from benchkit.detectors import Detector, DetectorSpec, Prediction
 from benchkit.errors import BenchkitError, DataError, MissingWeightsError, SkipJob
@@ -13,6 +13,7 @@ from benchkit.executors import Executor, ExecutorSpec
 from benchkit.hookspecs import hookimpl
 from benchkit.paths import cache_dir, weights_dir
 from benchkit.sample import ANOMALOUS, NORMAL, Sample, SampleRef
+from benchkit.seeding import rng
 from benchkit.settings import Plan, Setting, SettingSpec
 
 # Result-record helpers for executors that move records between machines; loaded on first use (pydantic).
@@ -30,6 +31,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "ANOMALOUS",
+    "BACKBONE_KINDS",
     "MODALITIES",
     "NORMAL",
     "Backbone",
@@ -53,10 +55,12 @@ __all__ = [
     "SettingSpec",
     "SkipJob",
     "Tokens",
+    "build_backbone",
     "cache_dir",
     "find_weights",
     "hookimpl",
     "parse_record",
+    "rng",
     "weights_dir",
     "write_json_atomic",
 ]

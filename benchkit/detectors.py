@@ -1,8 +1,22 @@
-"""The detector contract, modelled on scikit-learn's estimators.
+"""The detector contract, modelled on scikit-learn's estimators, and the call protocol the harness keeps.
 
-The constructor only stores parameters (so `get_params` can report them); `fit` sees normal training samples;
-`predict` returns, per sample, an object score and an anomaly map with the shape of `Sample.map_shape`. Higher means
-more anomalous. A detector never sees labels or ground truth at test time: the harness hides them.
+A detector can rely on this, and on nothing else:
+
+- **Construction.** ``spec.factory(**params)`` once per job, in the job's own process. ``params`` are the detector's
+  constructor parameters from ``--param`` / ``--config`` (unknown names are refused before any job starts), plus
+  ``backbone`` for a ``detector:backbone`` variant, and ``seed`` and ``device`` when the factory declares them. The
+  constructor only stores parameters, so that `Detector.get_params` reports them and the record can rebuild it.
+- **Seed.** ``seed`` is the job seed (``--seeds``): every random choice of the detector should take it, so that a
+  job is reproducible; different seeds are meant to give independent draws.
+- **fit.** Called once, with the training samples of the job as a plain sequence (iterate, index, ``len``); they are
+  normal samples, with categories removed when the setting is class-agnostic.
+- **predict.** Called with one test sample at a time: first once on the first test sample as a warm-up (its FLOPs
+  are counted, its time is not), then once per test sample in an order the harness chooses, each timed. Test
+  samples carry no label, defect type or ground truth. Return one `Prediction` per sample.
+- **Maps.** Higher means more anomalous. Unorganized clouds: one score per input point, in input order. Organized
+  scans: any 2-D map; the harness resizes it bilinearly to the dataset's evaluation size (ground truth nearest).
+- **Backbones.** Feature extractors come from `benchkit.build_backbone`, never constructed by hand: the harness
+  decides their weights and records them.
 """
 
 from __future__ import annotations
@@ -25,6 +39,8 @@ WEIGHT_KINDS = ("none", "pretrained", "random-init")
 
 @dataclass
 class Prediction:
+    """A detector's answer for one test sample: the object score (higher is more anomalous) and the anomaly map."""
+
     score: float
     map: np.ndarray  # anomaly map: (H, W) for organized samples, (N,) per point otherwise; any (H, W) is resized
 
@@ -32,8 +48,6 @@ class Prediction:
 class Detector(ABC):
     #: Device the detector computes on ("cpu", "cuda", ...); the harness records it.
     device: str = "cpu"
-    #: One of WEIGHT_KINDS. Set it in fit/__init__ when weights are loaded or randomly initialized.
-    weights: str = "none"
 
     @abstractmethod
     def fit(self, samples: Sequence[Sample]) -> Detector:
@@ -68,8 +82,10 @@ class DetectorSpec:
 
     ``consumes``: modalities the detector needs (see `benchkit.datasets.MODALITIES`; a dataset with "xyz" also
     provides "points"). ``settings``: names of the settings it supports, None for every setting its other
-    declarations allow. ``backbones``: feature backbones it can run on, the default first; the others are variants
-    named ``detector:backbone``, each passed to ``factory(backbone=...)``. ``accepts_organized``: False for
+    declarations allow. ``backbones``: the default backbone first, then the variants ``run --all`` runs (named
+    ``detector:backbone``, each passed to ``factory(backbone=...)``). ``backbone_kinds``: the backbone kinds (see
+    `benchkit.backbones.BACKBONE_KINDS`) the detector accepts: ``detector:X`` is valid for every registered backbone
+    X of one of these kinds, whichever distribution registers it. ``accepts_organized``: False for
     methods defined on unorganized object clouds only (their papers evaluate on Real3D-AD / Anomaly-ShapeNet), so
     they are not run on organized RGB-D scans.
     """
@@ -83,6 +99,7 @@ class DetectorSpec:
     trains: bool = True
     settings: frozenset[str] | None = None
     backbones: tuple[str, ...] = ()
+    backbone_kinds: frozenset[str] = frozenset()
     paper: str = ""
     accepts_organized: bool = True  # False: scores unorganized clouds only (Real3D-AD style), not organized scans
 

@@ -100,16 +100,18 @@ class Registry:
             raise PluginError(f"unknown {kind[:-1]} {name!r}; known {kind}: {known}") from None
 
     def detector_variant(self, name: str) -> tuple[Any, str | None]:
-        """Resolve ``detector`` or ``detector:backbone`` to (spec, backbone or None)."""
+        """Resolve ``detector`` or ``detector:backbone`` to (spec, backbone or None).
+
+        A backbone is valid when the detector lists it or accepts its kind (``DetectorSpec.backbone_kinds``)."""
         base, _, backbone = name.partition(":")
         spec = self.get("detectors", base)
-        if backbone:
-            if backbone not in spec.backbones:
-                raise PluginError(
-                    f"detector {base!r} has no backbone {backbone!r}; choose one of: {', '.join(spec.backbones) or 'none'}"
-                )
+        if not backbone:
+            return spec, None
+        known = self.backbones.get(backbone)
+        if backbone in spec.backbones or (known is not None and known.kind in spec.backbone_kinds):
             return spec, backbone
-        return spec, None
+        usable = sorted(set(spec.backbones) | {b for b, s in self.backbones.items() if s.kind in spec.backbone_kinds})
+        raise PluginError(f"detector {base!r} has no backbone {backbone!r}; choose one of: {', '.join(usable) or 'none'}")
 
 
 def _strict() -> bool:
