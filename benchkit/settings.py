@@ -32,6 +32,11 @@ class Setting(ABC):
     def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
         """Plans for one target dataset. ``datasets`` holds every available dataset (for cross-dataset settings)."""
 
+    def sources(self) -> tuple[str, ...]:
+        """Datasets this setting trains on besides the target (a cross-dataset source); the harness opens them and
+        passes them in ``datasets``. Default: none."""
+        return ()
+
     def applies_to(self, dataset: Dataset, datasets: Mapping[str, Dataset]) -> bool:
         """Whether this setting makes sense for this target dataset at all (a cross-dataset setting does not pair
         a dataset with itself). When False, no job and no record is made. Default: True."""
@@ -72,6 +77,13 @@ class SettingSpec:
     factory: Callable[[str | None], Setting]
     default_args: tuple[str, ...] = ()
     args_from_datasets: bool = False
+
+    def build(self, name: str) -> Setting:
+        """The setting for ``name`` (this spec's name, optionally with ``:ARG``), its ``name`` set to it."""
+        _, _, arg = name.partition(":")
+        setting = self.factory(arg or None)
+        setting.name = name
+        return setting
 
     def run_names(self, datasets: Sequence[str] = ()) -> list[str]:
         args = list(datasets) if self.args_from_datasets else self.default_args

@@ -78,6 +78,9 @@ class ZeroShotCrossDataset(Setting):
     def __init__(self, source: str) -> None:
         self.source = source
 
+    def sources(self) -> tuple[str, ...]:
+        return (self.source,)
+
     def applies_to(self, dataset: Dataset, datasets: Mapping[str, Dataset]) -> bool:
         # an organized source cannot teach a detector about unorganized clouds, or the reverse
         source = datasets.get(self.source)
