@@ -210,6 +210,7 @@ def verify(name: str, root: str | Path, *, deep: bool = True,
     dataset = _open(name, root)
     meta = load_meta(name)
     problems: list[str] = []
+    problems.extend(dataset.notices())  # folders that are not categories, files the reader would ignore
     present = dataset.categories()
     for cat in meta.categories:
         if cat not in present:

@@ -65,6 +65,11 @@ class Dataset(ABC):
         """Options that change what the dataset yields; they enter the job's config hash."""
         return dict(self.options)
 
+    def notices(self) -> list[str]:
+        """What the reader leaves out of this copy, one message each, for `run` and `datasets verify` to show:
+        folders that are not categories of the benchmark, files it does not read. Default: none."""
+        return []
+
 
 @dataclass(frozen=True)
 class DatasetSpec:

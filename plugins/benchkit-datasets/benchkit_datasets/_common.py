@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +28,9 @@ class FileDataset(Dataset):
     NOT_IN_CONFIG: ClassVar[frozenset[str]] = frozenset({"cache_dir"})
     #: Sub-folders one of which marks a category folder (other top-level files and folders are ignored).
     CATEGORY_MARKERS: ClassVar[tuple[str, ...]] = ("train", "test")
+    #: The categories of the full benchmark. When given, only folders of these names are categories (a copy missing
+    #: a split still counts, so that its jobs fail naming the missing folder); others are reported by `notices`.
+    CATEGORIES: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, root: Path, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.OPTIONS))
@@ -48,6 +53,11 @@ class FileDataset(Dataset):
     def categories(self) -> list[str]:
         if not self.root.is_dir():
             return []
+        if self.CATEGORIES:
+            return sorted(d.name for d in self.root.iterdir() if d.is_dir() and d.name in self.CATEGORIES)
+        return self._marked_folders()
+
+    def _marked_folders(self) -> list[str]:
         return sorted(
             d.name
             for d in self.root.iterdir()
@@ -81,3 +91,27 @@ class FileDataset(Dataset):
     def layout_problems(self, category: str) -> list[str]:
         """Every missing companion file of one category, as messages (subclasses add their own checks)."""
         return []
+
+    def read_folders(self, category: str) -> Iterator[tuple[Path, tuple[str, ...]]]:
+        """The folders the reader lists files in, each with the (case-sensitive) name patterns it reads there.
+        Subclasses implement it; a file matching none of its folder's patterns is never read (see `notices`)."""
+        return iter(())
+
+    def notices(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        out = []
+        if self.CATEGORIES:
+            expected = ", ".join(self.CATEGORIES)
+            out += [f"{self.root / name}: folder is not a category of {self.name} (expected: {expected}); not run"
+                    for name in self._marked_folders() if name not in self.CATEGORIES]
+        for category in self.categories():
+            for folder, patterns in self.read_folders(category):
+                if not folder.is_dir():
+                    continue
+                for path in sorted(folder.iterdir()):
+                    if path.is_file() and not path.name.startswith(".") and \
+                            not any(fnmatchcase(path.name, p) for p in patterns):
+                        out.append(f"{path}: unexpected file name; {self.name} reads only {' / '.join(patterns)} "
+                                   f"in this folder, so it is ignored (rename it if it belongs to the dataset)")
+        return out

@@ -104,7 +104,14 @@ class Eyecandies(OrganizedDataset):
                 label = NORMAL if defect == "good" else ANOMALOUS
             refs.append(SampleRef(dataset=self.name, category=category, split=split, id=prefix, label=label,
                                   defect=defect, location=tuple(self._rel(folder / f) for f in files)))
+        if split == "test" and not refs:
+            raise DataError(folder, f"no test samples in category {category!r} (no <index>_depth.png files)",
+                            "the copy is incomplete; re-extract this category")
         return refs
+
+    def read_folders(self, category: str):
+        for folder_name in SPLIT_FOLDERS.values():
+            yield self.root / category / folder_name / "data", tuple(f"[0-9]*_{item}" for item in ITEMS)
 
     @staticmethod
     def _defect(folder: Path, prefix: str) -> str:

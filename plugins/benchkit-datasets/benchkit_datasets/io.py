@@ -45,6 +45,8 @@ def read_xyz_tiff(path: str | Path) -> np.ndarray:
     if xyz.ndim != 3 or xyz.shape[-1] != 3:
         raise DataError(path, f"expected an H x W x 3 organized point cloud, got an array of shape {xyz.shape}",
                         REDOWNLOAD)
+    if not np.issubdtype(xyz.dtype, np.floating):  # uint8 (an image saved as .tiff) or complex: not coordinates
+        raise DataError(path, f"expected float x, y, z coordinates, got {xyz.dtype} values", REDOWNLOAD)
     xyz = np.ascontiguousarray(xyz, dtype=np.float32)
     _check_finite(path, xyz, "point cloud")
     return xyz
@@ -97,20 +99,16 @@ def read_mask(path: str | Path, shape: tuple[int, int] | None = None) -> np.ndar
     return (mask > 0).astype(np.uint8)
 
 
-def pcd_header_points(path: str | Path) -> int:
-    """The point count declared in a PCD header.
-
-    Hand-written because open3d does not report why a read failed (it prints a warning and returns an empty cloud);
-    the header tells an empty cloud from a corrupt file.
-    """
-    path = Path(path)
-    _require_file(path)
+def _pcd_header(path: Path) -> tuple[dict[str, str], int]:
+    """The header fields of a PCD file (upper-case keys) and the byte offset where its data starts."""
     fields: dict[str, str] = {}
+    offset = 0
     with open(path, "rb") as f:
         for _ in range(32):  # a PCD header has 10-11 lines
             line = f.readline()
             if not line:
                 break
+            offset += len(line)
             text = line.decode("ascii", errors="replace").strip()
             if not text or text.startswith("#"):
                 continue
@@ -120,12 +118,68 @@ def pcd_header_points(path: str | Path) -> int:
                 break
     if "DATA" not in fields or "POINTS" not in fields and "WIDTH" not in fields:
         raise DataError(path, "not a valid PCD file (no PCD header with POINTS and DATA)", REDOWNLOAD)
+    return fields, offset
+
+
+def pcd_header_points(path: str | Path) -> int:
+    """The point count declared in a PCD header.
+
+    Hand-written because open3d does not report why a read failed (it prints a warning and returns an empty cloud);
+    the header tells an empty cloud from a corrupt file.
+    """
+    path = Path(path)
+    _require_file(path)
+    fields, _ = _pcd_header(path)
     try:
         if "POINTS" in fields:
             return int(fields["POINTS"])
         return int(fields["WIDTH"]) * int(fields.get("HEIGHT", "1"))
     except ValueError:
         raise DataError(path, f"not a valid PCD file (bad point count {fields.get('POINTS')!r})", REDOWNLOAD) from None
+
+
+def _check_pcd_payload(path: Path, declared: int) -> None:
+    """The data section holds as many points as the header declares.
+
+    Needed because open3d allocates the declared count and, for an ASCII file cut short, returns the rows it never
+    read as uninitialised memory instead of failing (a header of 80 points over 50 rows gives 80 points).
+    """
+    fields, offset = _pcd_header(path)
+    kind = fields["DATA"].lower()
+    try:
+        sizes = [int(v) for v in fields.get("SIZE", "").split()]
+        counts = [int(v) for v in fields.get("COUNT", "").split()] or [1] * len(sizes)
+    except ValueError:
+        raise DataError(path, "not a valid PCD file (bad SIZE or COUNT line)", REDOWNLOAD) from None
+    values_per_point = sum(counts)
+    point_bytes = sum(s * c for s, c in zip(sizes, counts))
+    if kind == "ascii":
+        with open(path, "rb") as f:
+            f.seek(offset)
+            body = f.read().strip()
+        found = body.count(b"\n") + 1 - body.count(b"\n\n") if body else 0  # blank lines are not rows
+        for which, row in (("first", body[:body.find(b"\n")]), ("last", body[body.rfind(b"\n") + 1:])):
+            if body and values_per_point and len(row.split()) != values_per_point:
+                raise DataError(path, f"the {which} data row has {len(row.split())} values, the header declares "
+                                      f"{values_per_point} per point (truncated file?)", REDOWNLOAD)
+    elif kind == "binary":
+        found = (path.stat().st_size - offset) // point_bytes if point_bytes else declared
+    elif kind == "binary_compressed":
+        with open(path, "rb") as f:
+            f.seek(offset)
+            sizes_field = f.read(8)
+        compressed = int.from_bytes(sizes_field[:4], "little") if len(sizes_field) == 8 else None
+        found = declared if compressed is not None and path.stat().st_size - offset - 8 >= compressed else 0
+    else:
+        raise DataError(path, f"unknown PCD data encoding {fields['DATA']!r} (expected ascii, binary or "
+                              f"binary_compressed)", REDOWNLOAD)
+    if found < declared:
+        raise DataError(path, f"header declares {declared} points but the file holds "
+                              f"{'only ' + str(found) if found else 'no'} complete points (truncated file?)",
+                        REDOWNLOAD)
+    if kind == "ascii" and found > declared:
+        raise DataError(path, f"header declares {declared} points but the file holds {found} data rows",
+                        "fix the POINTS/WIDTH lines of the header or " + REDOWNLOAD)
 
 
 def read_pcd(path: str | Path) -> np.ndarray:
@@ -139,6 +193,7 @@ def read_pcd(path: str | Path) -> np.ndarray:
         declared = pcd_header_points(path)
         if declared == 0:
             raise DataError(path, "the point cloud is empty (its header declares 0 points)", REDOWNLOAD)
+        _check_pcd_payload(path, declared)
     cloud = o3d.io.read_point_cloud(str(path), remove_nan_points=False, remove_infinite_points=False)
     points = np.asarray(cloud.points, dtype=np.float32)
     if len(points) == 0:

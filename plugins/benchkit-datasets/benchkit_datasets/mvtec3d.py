@@ -52,7 +52,20 @@ class MVTec3D(OrganizedDataset):
                 refs.append(SampleRef(dataset=self.name, category=category, split=split, id=f"{defect}/{stem}",
                                       label=NORMAL if defect == GOOD else ANOMALOUS, defect=defect,
                                       location=tuple(location)))
+        if split == "test" and not refs:
+            raise DataError(split_dir, f"no test samples in category {category!r} (no <defect>/xyz/*.tiff files)",
+                            "the copy is incomplete; re-extract this category")
         return refs
+
+    def read_folders(self, category: str):
+        for split in ("train", "validation", "test"):
+            split_dir = self.root / category / split
+            defects = sorted(d for d in split_dir.iterdir() if d.is_dir()) if split_dir.is_dir() else []
+            for defect_dir in defects:
+                yield defect_dir / "xyz", ("*.tiff",)
+                yield defect_dir / "rgb", ("*.png",)
+                if split == "test":
+                    yield defect_dir / "gt", ("*.png",)
 
     def _read_xyz(self, ref: SampleRef) -> np.ndarray:
         return io.read_xyz_tiff(self._abs(ref.location[0]))

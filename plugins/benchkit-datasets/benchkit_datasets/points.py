@@ -86,7 +86,16 @@ class PointCloudDataset(FileDataset):
             location = (self._rel(pcd),) if normal else (self._rel(pcd), self._rel(gt))
             refs.append(SampleRef(dataset=self.name, category=category, split="test", id=pcd.stem,
                                   label=NORMAL if normal else ANOMALOUS, defect=defect, location=location))
+        if not refs:
+            raise DataError(test_dir, f"no test samples in category {category!r} (no .pcd files)",
+                            "the copy is incomplete; re-extract this category")
         return refs
+
+    def read_folders(self, category: str):
+        folder = self.root / category
+        yield folder / "train", ("*.pcd",)
+        yield folder / "test", ("*.pcd",)
+        yield folder / self.GT_DIR, ("*.txt",)
 
     # load -------------------------------------------------------------------------------------------------------
     def _read_raw(self, ref: SampleRef) -> tuple[np.ndarray, np.ndarray]:
