@@ -83,6 +83,9 @@ class DatasetSpec:
     embedded: bool = False  # generates its own data: no download, always available
     homepage: str = ""
     categories: Sequence[str] = field(default=())
+    #: Categories the zero-shot literature trains on in one-vs-rest (one model per category, tested on all others)
+    #: and cross-dataset (as the source), e.g. MVTec 3D-AD: cookie, carrot, dowel (PointAD, MVP-PCLIP).
+    zero_shot_train_categories: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.modalities) - MODALITIES

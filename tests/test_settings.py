@@ -37,8 +37,23 @@ def test_few_shot_needs_a_positive_count(bk_env):
         plans("few-shot:zero")
 
 
-def test_zero_shot_one_vs_rest_never_trains_on_the_target(bk_env):
-    for plan in plans("zero-shot-one-vs-rest"):
+def test_zero_shot_one_vs_rest_trains_on_one_category_and_tests_on_the_others(bk_env):
+    made = plans("zero-shot-one-vs-rest")
+    assert [p.category for p in made] == ["ball", "egg", "pill"]  # no published categories: every one in turn
+    for plan in made:
+        assert plan.train and all(r.category == plan.category and r.split == "train" for r in plan.train)
+        assert {r.category for r in plan.test} == {"ball", "egg", "pill"} - {plan.category}
+        assert plan.config["train_categories"] == [plan.category]
+
+
+def test_zero_shot_one_vs_rest_takes_the_training_categories_from_its_argument(bk_env):
+    assert [p.category for p in plans("zero-shot-one-vs-rest:pill,ball")] == ["pill", "ball"]
+    with pytest.raises(UsageError, match="no category cake"):
+        plans("zero-shot-one-vs-rest:cake")
+
+
+def test_zero_shot_leave_one_out_never_trains_on_the_target(bk_env):
+    for plan in plans("zero-shot-leave-one-out"):
         assert plan.train and all(r.category != plan.category for r in plan.train)
         assert all(r.category == plan.category for r in plan.test)
 
@@ -79,7 +94,10 @@ def test_zero_shot_cross_dataset_trains_only_on_the_source(bk_env, cli, monkeypa
 
     (_, rec), = list(iter_records(results))
     assert rec.status == "ok" and rec.job.dataset == "tiny-points-b" and rec.job.config["setting"]["source"] == "tiny-points"
-    assert rec.counts["egg"].train == 12  # every category of the source, none of the target dataset
+    assert rec.job.config["setting"]["train_categories"] == ["egg"]  # --category picks the source training category
+    assert set(rec.counts) == {"ball", "egg", "pill"} and rec.counts["ball"].train == 4  # tested on every category
+    fits = [json.loads(line) for line in spy_file.read_text().splitlines() if '"fit"' in line]
+    assert len(fits) == 4 and all(f["category"] == "egg" for f in fits)
 
 
 def test_all_pairs_cross_dataset_settings_over_found_datasets(bk_env):

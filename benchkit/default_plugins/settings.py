@@ -4,10 +4,18 @@
 - ``unified``: one model for all categories (class-aware: the detector sees category labels).
 - ``unified-agnostic``: one model for all categories; categories are stripped from every sample it sees.
 - ``few-shot:K``: a model per category trained on K normal samples drawn with the job seed.
-- ``zero-shot-one-vs-rest``: a model per category trained on every other category of the dataset.
-- ``zero-shot-cross-dataset:SOURCE``: a model trained on every category of dataset SOURCE, tested on each
-  category of the target dataset. ``run --all`` pairs every two available datasets of the same geometry format
-  (organized with organized, unorganized with unorganized).
+- ``zero-shot-one-vs-rest``: the zero-shot 3D papers' protocol (PointAD, MVP-PCLIP): a model trained on ONE
+  category and tested on every other category of the dataset, repeated for the dataset's published training
+  categories (`DatasetSpec.zero_shot_train_categories`, e.g. MVTec 3D-AD: cookie, carrot, dowel), or for those
+  named in ``zero-shot-one-vs-rest:CAT[,CAT...]``, or else for every category. One job per training category; its
+  record's ``category`` is the training category and its metrics are per tested category plus their ``mean``. The
+  papers' number is the mean of those means over the training categories.
+- ``zero-shot-leave-one-out``: a model per category trained on every other category of the dataset, tested on it
+  (benchkit's ``zero-shot-one-vs-rest`` before record schema 2).
+- ``zero-shot-cross-dataset:SOURCE``: a model trained on one category of dataset SOURCE (each of its published
+  training categories in turn, else each of its categories), tested on every category of the target dataset; the
+  record layout is that of one-vs-rest. ``run --all`` pairs every two available datasets of the same geometry
+  format (organized with organized, unorganized with unorganized).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from benchkit.datasets import Dataset, DatasetSpec
 from benchkit.detectors import DetectorSpec
 from benchkit.errors import BenchkitError, UsageError
 from benchkit.hookspecs import hookimpl
+from benchkit.plugins import get_registry
 from benchkit.settings import Plan, Setting, SettingSpec
 
 UNIFIED = "all"
@@ -62,11 +71,43 @@ class FewShot(Setting):
         return plans
 
 
+def zero_shot_train_categories(dataset: Dataset, requested: tuple[str, ...] = ()) -> list[str]:
+    """The categories zero-shot models of ``dataset`` train on: those ``requested``, else the dataset's published
+    ones present in this copy, else every category."""
+    present = dataset.categories()
+    if requested:
+        unknown = [c for c in requested if c not in present]
+        if unknown:
+            raise UsageError(f"{dataset.name} has no category {', '.join(unknown)} to train a zero-shot model on; "
+                             f"present: {', '.join(present)}")
+        return list(requested)
+    spec = get_registry().datasets.get(dataset.name)
+    published = tuple(getattr(spec, "zero_shot_train_categories", ()) or ())
+    return [c for c in published if c in present] if published else present
+
+
 class ZeroShotOneVsRest(Setting):
+    def __init__(self, train_categories: tuple[str, ...] = ()) -> None:
+        self.train_categories = train_categories
+
+    def applies_to(self, dataset: Dataset, datasets: Mapping[str, Dataset]) -> bool:
+        return len(dataset.categories()) >= 2
+
     def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
         cats = dataset.categories()
-        if len(cats) < 2:
-            return []
+        return [
+            Plan(t, dataset.index(t, "train"), [r for c in cats if c != t for r in dataset.index(c, "test")],
+                 config={"train_categories": [t], "test_categories": [c for c in cats if c != t]})
+            for t in zero_shot_train_categories(dataset, self.train_categories)
+        ]
+
+
+class ZeroShotLeaveOneOut(Setting):
+    def applies_to(self, dataset: Dataset, datasets: Mapping[str, Dataset]) -> bool:
+        return len(dataset.categories()) >= 2
+
+    def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
+        cats = dataset.categories()
         return [
             Plan(c, [r for o in cats if o != c for r in dataset.index(o, "train")], dataset.index(c, "test"),
                  config={"train_categories": [o for o in cats if o != c]})
@@ -91,9 +132,9 @@ class ZeroShotCrossDataset(Setting):
             raise BenchkitError(f"zero-shot-cross-dataset: source dataset {self.source} is not available "
                                 f"(see `benchkit datasets list`)")
         source = datasets[self.source]
-        train = [r for c in source.categories() for r in source.index(c, "train")]
-        return [Plan(c, train, dataset.index(c, "test"), config={"source": self.source})
-                for c in dataset.categories()]
+        test = [r for c in dataset.categories() for r in dataset.index(c, "test")]
+        return [Plan(t, source.index(t, "train"), test, config={"source": self.source, "train_categories": [t]})
+                for t in zero_shot_train_categories(source)]
 
 
 def _organized(dataset: Dataset) -> bool:
@@ -104,6 +145,14 @@ def _cross_dataset(arg: str | None) -> Setting:
     if not arg:
         raise UsageError("zero-shot-cross-dataset needs the source dataset, e.g. zero-shot-cross-dataset:mvtec3d")
     return ZeroShotCrossDataset(arg)
+
+
+def _one_vs_rest(arg: str | None) -> Setting:
+    names = tuple(c.strip() for c in (arg or "").split(",") if c.strip())
+    if arg is not None and not names:
+        raise UsageError(f"zero-shot-one-vs-rest takes training categories, e.g. zero-shot-one-vs-rest:cookie,carrot "
+                         f"(got {arg!r})")
+    return ZeroShotOneVsRest(names)
 
 
 def _few_shot(arg: str | None) -> Setting:
@@ -135,8 +184,13 @@ def register_settings(register):
                          _no_arg("unified-agnostic", lambda: Unified(hide_category=True))))
     register(SettingSpec("few-shot", "1", "A model per category from K normal samples drawn with the seed (few-shot:K)",
                          _few_shot, default_args=("5",)))
-    register(SettingSpec("zero-shot-one-vs-rest", "1", "A model per category trained only on the other categories",
-                         _no_arg("zero-shot-one-vs-rest", ZeroShotOneVsRest)))
-    register(SettingSpec("zero-shot-cross-dataset", "1",
-                         "A model trained on another dataset (zero-shot-cross-dataset:SOURCE), tested on this one",
-                         _cross_dataset, args_from_datasets=True))
+    register(SettingSpec("zero-shot-one-vs-rest", "2",
+                         "Papers' zero-shot protocol: train on ONE category, test on all others, per published "
+                         "training category (zero-shot-one-vs-rest:CAT,... names them)", _one_vs_rest))
+    register(SettingSpec("zero-shot-leave-one-out", "1",
+                         "A model per category trained on every other category, tested on that one",
+                         _no_arg("zero-shot-leave-one-out", ZeroShotLeaveOneOut)))
+    register(SettingSpec("zero-shot-cross-dataset", "2",
+                         "Train on one category of dataset SOURCE (each published training category), test on every "
+                         "category of this one (zero-shot-cross-dataset:SOURCE)", _cross_dataset,
+                         args_from_datasets=True))

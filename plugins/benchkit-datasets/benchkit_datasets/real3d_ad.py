@@ -54,4 +54,6 @@ def register_datasets(register):
         modalities=frozenset({"points"}),
         homepage=HOMEPAGE,
         categories=CATEGORIES,
+        # zero-shot one-vs-rest / cross-dataset training categories: PointAD README and train.sh (zqhang/PointAD)
+        zero_shot_train_categories=("shell", "starfish", "seahorse"),
     ))

@@ -33,6 +33,8 @@ def register_datasets(register):
         modalities=frozenset({"points"}),
         embedded=True,
         categories=PCConfig.categories,
+        # zero-shot training categories, picked to mirror Real3D-AD's (shell, starfish, seahorse)
+        zero_shot_train_categories=("soap", "starfish", "blob"),
     ))
     register(DatasetSpec(
         name="synthetic-rgbd",
@@ -43,4 +45,6 @@ def register_datasets(register):
         modalities=frozenset({"points", "xyz", "rgb"}),
         embedded=True,
         categories=RGBDConfig.categories,
+        # zero-shot training categories, picked to mirror MVTec 3D-AD's (cookie, carrot, dowel)
+        zero_shot_train_categories=("cookie", "fruit", "cable"),
     ))
