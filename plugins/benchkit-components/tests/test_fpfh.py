@@ -1,9 +1,10 @@
-"""FPFH layout and shape checks for benchkit_baselines.features."""
+"""FPFH layout, spatial order and point spacing checks for benchkit_components.fpfh (and the grid resize)."""
 
 import numpy as np
 import pytest
 
-from benchkit_baselines.features import FPFH_DIM, fpfh, mean_spacing, organized_fpfh, resize_nearest
+from benchkit_components.fpfh import FPFH_DIM, fpfh, mean_spacing, organized_fpfh, spatial_order
+from benchkit_components.grid import resize_nearest
 
 
 def _sphere(n: int, seed: int = 0) -> np.ndarray:
@@ -55,3 +56,27 @@ def test_mean_spacing_of_a_regular_grid():
     yy, xx = np.mgrid[0:30, 0:30] * 0.5
     grid = np.stack([xx.ravel(), yy.ravel(), np.zeros(900)], axis=1)
     assert mean_spacing(grid) == pytest.approx(0.5)
+
+
+def test_mean_spacing_is_exact_on_a_large_cloud():
+    # a 500 x 500 grid (250k points) in random order: a subsample would read the spacing far too wide
+    yy, xx = np.mgrid[0:500, 0:500] * 0.2
+    grid = np.stack([xx.ravel(), yy.ravel(), np.zeros(xx.size)], axis=1)
+    grid = grid[np.random.default_rng(0).permutation(len(grid))]
+    assert mean_spacing(grid) == pytest.approx(0.2, rel=1e-9)
+
+
+def test_spatial_order_is_a_permutation_that_keeps_neighbours_close():
+    points = np.random.default_rng(3).random((5000, 3))
+    order = spatial_order(points)
+    assert sorted(order.tolist()) == list(range(5000))
+    step = np.linalg.norm(np.diff(points[order], axis=0), axis=1).mean()
+    assert step < 0.25 * np.linalg.norm(np.diff(points, axis=0), axis=1).mean()
+
+
+def test_spatially_sorted_fpfh_equals_fpfh_in_input_order():
+    points = _sphere(3000, seed=5)
+    params = dict(normal_radius=0.15, normal_max_nn=30, fpfh_radius=0.3, fpfh_max_nn=100)
+    sorted_first = fpfh(points, **params)
+    plain = fpfh(points, **params, spatial_sort=False)
+    np.testing.assert_allclose(sorted_first, plain, atol=1e-4)  # same neighbourhoods, same features

@@ -1,12 +1,8 @@
 import numpy as np
 import pytest
 
-from benchkit_point_backbones.groups import (
-    farthest_point_sampling,
-    make_groups,
-    reproject_scores,
-    smooth_scores,
-)
+from benchkit_components.groups import make_groups, reproject_scores, smooth_scores
+from benchkit_components.sampling import farthest_point_sampling
 
 
 def test_fps_starts_at_point_zero_and_takes_the_extremes():

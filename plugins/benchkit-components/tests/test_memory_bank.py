@@ -1,12 +1,11 @@
-"""Coreset, projection and nearest-neighbour checks for benchkit_baselines.memory_bank."""
+"""Coreset, projection and nearest-neighbour checks for benchkit_components.memory_bank."""
 
 import math
 
 import numpy as np
 import pytest
 
-from benchkit_baselines.memory_bank import (
-    NearestNeighbors,
+from benchkit_components.memory_bank import (
     approximate_greedy_coreset,
     greedy_coreset,
     johnson_lindenstrauss_min_dim,
@@ -14,6 +13,8 @@ from benchkit_baselines.memory_bank import (
     reweighted_image_score,
     sparse_random_projection,
 )
+from benchkit_components.neighbours import NearestNeighbors
+from benchkit_components.sampling import farthest_point_sampling
 
 
 def test_greedy_coreset_picks_farthest_points_in_order():
@@ -22,6 +23,16 @@ def test_greedy_coreset_picks_farthest_points_in_order():
     assert greedy_coreset(x, 3).tolist() == [0, 4, 2]
     assert greedy_coreset(x, 4).tolist() == [0, 4, 2, 3]  # 7 is 3 away from 4 and from 10; 1 is 1 away from 0
     assert greedy_coreset(x, 2, start_index=4).tolist() == [4, 0]
+    assert sorted(greedy_coreset(x, 10).tolist()) == list(range(6))  # never more than N, never twice
+
+
+def test_greedy_coreset_of_wide_features_matches_a_brute_force_loop():
+    x = np.random.default_rng(2).normal(size=(300, 40)).astype(np.float32)
+    expected, nearest = [0], np.linalg.norm(x - x[0], axis=1)
+    for _ in range(24):
+        expected.append(int(np.argmax(nearest)))
+        nearest = np.minimum(nearest, np.linalg.norm(x - x[expected[-1]], axis=1))
+    assert greedy_coreset(x, 25).tolist() == expected
 
 
 def test_greedy_coreset_on_square_corners_and_centre():
@@ -31,9 +42,9 @@ def test_greedy_coreset_on_square_corners_and_centre():
     assert set(picks[2:].tolist()) == {3, 4}  # the remaining corners are farther than the centre
 
 
-def test_greedy_coreset_with_initial_distances_starts_at_their_argmax():
+def test_greedy_selection_with_initial_distances_starts_at_their_argmax():
     x = np.array([[0.0], [1.0], [4.0], [7.0], [10.0]])
-    picks = greedy_coreset(x, 2, initial_distances=np.array([0.1, 0.2, 9.0, 0.3, 0.4]))
+    picks = farthest_point_sampling(x, 2, initial_distances=np.array([0.1, 0.2, 9.0, 0.3, 0.4]))
     # first pick: argmax of the initial values (index 2); then the running minimum keeps the small initial values,
     # so index 4 (initial 0.4, 6 away from 4) wins
     assert picks.tolist() == [2, 4]

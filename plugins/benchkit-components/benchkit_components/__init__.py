@@ -1,0 +1,13 @@
+"""Operations that benchkit's method plugins share, each in one place (the way anomalib keeps
+``models/components``). A method plugin imports these; a component never imports a method plugin.
+
+- `sampling`: farthest-point sampling (also the greedy k-center coreset) and seeded random subsampling.
+- `neighbours`: exact nearest neighbours (scipy KD-tree for 3-D points, faiss for feature banks) and spreading
+  values from sampled points to every point.
+- `groups`: point groups (FPS centres + kNN neighbourhoods) and group scores back to points.
+- `fpfh`: open3d normals and FPFH, point spacing.
+- `memory_bank`: PatchCore's projections, approximate coreset and re-weighted image score.
+- `grid`: resizing organized (H x W) grids.
+
+Importing a module is cheap: torch, faiss, scipy and open3d are imported inside the functions that use them.
+"""

@@ -1,0 +1,104 @@
+"""Memory-bank building blocks of PatchCore-style detectors: random projection, coresets, and PatchCore's
+re-weighted image score. Nearest-neighbour search in a bank is `benchkit_components.neighbours.NearestNeighbors`.
+
+The greedy coreset (k-center greedy) is farthest-point sampling in feature space:
+`benchkit_components.sampling.farthest_point_sampling`. No installed library offers it (scikit-learn has no k-center
+greedy; the references all carry their own copy). The sparse random projection is a few lines of numpy so that
+scikit-learn stays a test-only dependency; it follows the construction of scikit-learn's ``SparseRandomProjection``
+(Li et al. 2006, density 1/sqrt(n_features)).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from benchkit import rng
+
+from benchkit_components.neighbours import NearestNeighbors
+from benchkit_components.sampling import farthest_point_sampling
+
+
+def johnson_lindenstrauss_min_dim(n_samples: int, eps: float) -> int:
+    """Smallest dimension that keeps pairwise distances of ``n_samples`` points within a factor (1 +- eps), by the
+    Johnson-Lindenstrauss lemma (the formula scikit-learn's ``johnson_lindenstrauss_min_dim`` uses)."""
+    denominator = (eps**2 / 2) - (eps**3 / 3)
+    return int(4 * math.log(n_samples) / denominator)
+
+
+def sparse_random_projection(features: np.ndarray, n_components: int, seed: int) -> np.ndarray:
+    """Project ``features`` (N x D) to ``n_components`` dimensions with a seeded sparse random matrix.
+
+    Each matrix entry is +-sqrt(1/density)/sqrt(n_components) with probability density/2 each and 0 otherwise,
+    density = 1/sqrt(D).
+    """
+    n_features = features.shape[1]
+    density = 1.0 / math.sqrt(n_features)
+    draw = rng(seed, "sparse-random-projection").random((n_features, n_components))
+    signs = np.where(draw < density / 2, -1.0, np.where(draw < density, 1.0, 0.0))
+    matrix = (signs * math.sqrt(1.0 / density) / math.sqrt(n_components)).astype(np.float32)
+    return np.asarray(features, dtype=np.float32) @ matrix
+
+
+def reduce_for_coreset(features: np.ndarray, eps: float = 0.9, seed: int = 0) -> np.ndarray:
+    """BTF's projection before coreset selection: a sparse random projection to the Johnson-Lindenstrauss
+    dimension for ``eps``, applied only when that dimension is smaller than the feature dimension. (BTF's
+    scikit-learn call raises for low-dimensional features, such as FPFH or raw depth patches, and the reference
+    then selects on the unprojected features; this reproduces that.)"""
+    target = johnson_lindenstrauss_min_dim(len(features), eps)
+    if target >= features.shape[1]:
+        return np.asarray(features, dtype=np.float32)
+    return sparse_random_projection(features, target, seed)
+
+
+def greedy_coreset(features: np.ndarray, n: int, start_index: int = 0, device: str = "cpu") -> np.ndarray:
+    """BTF's coreset: ``min(n, N)`` distinct indices chosen by k-center greedy from ``start_index``."""
+    return farthest_point_sampling(features, min(int(n), len(features)), start_index=start_index, device=device)
+
+
+def approximate_greedy_coreset(
+    features: np.ndarray,
+    n: int,
+    seed: int = 0,
+    projection_dim: int | None = 128,
+    n_starting_points: int = 10,
+    device: str = "cpu",
+) -> np.ndarray:
+    """PatchCore's approximate greedy coreset (as Real3D-AD uses it): ``min(n, N)`` distinct indices.
+
+    Features wider than ``projection_dim`` are randomly projected down to it (None: never). The running minimum
+    distances start as the mean distance to ``n_starting_points`` seeded random features, so no N x N matrix is
+    needed; then the greedy k-center loop runs.
+    """
+    features = np.asarray(features, dtype=np.float32)
+    if projection_dim is not None and features.shape[1] > projection_dim:
+        features = sparse_random_projection(features, projection_dim, seed)
+    starts = rng(seed, "coreset-starts").choice(len(features), size=min(n_starting_points, len(features)),
+                                                replace=False)
+    anchor = np.zeros(len(features), dtype=np.float64)
+    for s in starts:
+        anchor += np.linalg.norm(features - features[s], axis=1)
+    return farthest_point_sampling(features, min(int(n), len(features)),
+                                   initial_distances=(anchor / len(starts)).astype(np.float32), device=device)
+
+
+def reweighted_image_score(
+    queries: np.ndarray, bank: NearestNeighbors, distances: np.ndarray, indices: np.ndarray, n_reweight: int = 3
+) -> float:
+    """PatchCore's image score as BTF computes it (Roth et al. 2022, eq. 7).
+
+    ``distances`` (Euclidean) and ``indices`` are each query's nearest bank entry. With s* the largest of those
+    distances, m_test its query and m* the bank entry it matched: take the ``n_reweight`` bank entries nearest to
+    m* (the first being m* itself), drop the first, and weight s* by
+    1 - exp(s*/sqrt(D)) / sum_j exp(|m_test - m_j| / sqrt(D)).
+    """
+    worst = int(np.argmax(distances))
+    s_star = float(distances[worst])
+    m_test = np.asarray(queries[worst], dtype=np.float64)
+    m_star = bank.bank[int(indices[worst])]
+    _, neighbours = bank.search(m_star[None], k=n_reweight)
+    knn = bank.bank[neighbours[0, 1:]].astype(np.float64)
+    scale = math.sqrt(queries.shape[1])
+    denominator = np.exp(np.linalg.norm(m_test - knn, axis=1) / scale).sum()
+    weight = 1.0 - math.exp(s_star / scale) / denominator
+    return weight * s_star

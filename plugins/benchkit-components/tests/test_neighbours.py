@@ -1,0 +1,56 @@
+"""Exact kNN (KD-tree for points, faiss for features), score spreading and seeded subsampling."""
+
+import numpy as np
+import pytest
+
+from benchkit_components.neighbours import cpu_threads, knn, spread_to_points
+from benchkit_components.sampling import subsample_indices
+
+
+def _brute_force(reference, queries, k):
+    d = ((queries[:, None, :] - reference[None]) ** 2).sum(axis=2)
+    idx = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(d, idx, axis=1), idx
+
+
+@pytest.mark.parametrize("width", [3, 8])  # 3: KD-tree, 8: faiss
+def test_knn_is_exact_and_nearest_first(width):
+    rng = np.random.default_rng(width)
+    reference, queries = rng.normal(size=(400, width)), rng.normal(size=(50, width))
+    squared, idx = knn(reference, queries, 5)
+    expected_d, expected_idx = _brute_force(reference, queries, 5)
+    assert idx.dtype == np.int64 and idx.shape == (50, 5)
+    np.testing.assert_array_equal(idx, expected_idx)
+    np.testing.assert_allclose(squared, expected_d, rtol=1e-4, atol=1e-5)
+
+
+def test_knn_clips_k_and_keeps_two_dimensions():
+    squared, idx = knn(np.eye(3), np.zeros((2, 3)), 10)
+    assert squared.shape == idx.shape == (2, 3)
+    assert knn(np.eye(3), np.zeros((2, 3)), 1)[1].shape == (2, 1)
+    with pytest.raises(ValueError, match="same width"):
+        knn(np.eye(3), np.zeros((2, 2)), 1)
+
+
+def test_cpu_threads_follows_the_harness(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert cpu_threads() >= 1
+
+
+def test_spread_gives_every_point_its_nearest_sample_value():
+    points = np.array([[0.0, 0, 0], [1, 0, 0], [0.1, 0, 0], [0.9, 0, 0]])
+    assert spread_to_points(points[:2], np.array([5.0, 7.0]), points).tolist() == [5.0, 7.0, 5.0, 7.0]
+
+
+def test_subsampling_is_seeded_per_key():
+    assert subsample_indices(10, None, 0).tolist() == list(range(10))
+    assert subsample_indices(10, 20, 0).tolist() == list(range(10))
+    picked = subsample_indices(1000, 100, 4, "cloud-a")
+    assert len(set(picked.tolist())) == 100 and (np.diff(picked) > 0).all()
+    np.testing.assert_array_equal(picked, subsample_indices(1000, 100, 4, "cloud-a"))
+    assert not np.array_equal(picked, subsample_indices(1000, 100, 4, "cloud-b"))  # each cloud its own draw
+    assert not np.array_equal(picked, subsample_indices(1000, 100, 5, "cloud-a"))
+    with pytest.raises(ValueError, match="at least 3"):
+        subsample_indices(10, 2, 0)
