@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchkit.results import Record, iter_records
+from benchkit.results import Record
 from benchkit.stats import mean_std, record_intervals
 
 KEY = ["dataset", "setting", "detector", "weights"]
@@ -55,7 +55,23 @@ class Summary:
 
 
 def load_records(results_dir: str | Path) -> list[tuple[Path, Record]]:
-    return list(iter_records(results_dir))
+    """Every record under a results folder that passes the strict checks of `benchkit.validation`. Other JSON files
+    and records that fail are left out with one warning each: a stray or broken file never stops a leaderboard."""
+    import warnings
+
+    from benchkit.validation import scan_results
+
+    out = []
+    for check in scan_results(results_dir):
+        if check.ok:
+            out.append((check.path, check.record))
+        elif not check.is_record:
+            warnings.warn(f"{check.path}: not a result record; skipped", stacklevel=2)
+        else:
+            more = f" (and {len(check.problems) - 1} more)" if len(check.problems) > 1 else ""
+            warnings.warn(f"{check.path}: invalid record left out: {check.problems[0]}{more}; see `benchkit validate "
+                          f"{check.path}`", stacklevel=2)
+    return out
 
 
 def expected_categories(records: Sequence[Record], given: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[str]]:

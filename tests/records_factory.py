@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchkit.results import Counts, Efficiency, ErrorInfo, JobInfo, Provenance, Record, SampleScore, write_record
+from benchkit.results import (Counts, Efficiency, ErrorInfo, JobInfo, Provenance, Record, SampleScore, config_hash,
+                              write_record)
 
 CATS = ["a", "b", "c"]
 
@@ -15,21 +16,22 @@ def make_record(detector="det", category="a", seed=0, values=None, *, dataset="t
     """One job. ``values``: {category: {metric: value}}; default: the job's category with an i_auroc."""
     if values is None:
         values = {category: {"i_auroc": 0.8}} if status == "ok" else {}
-    cats = [c for c in values] or ([category] if category != "all" else CATS)
+    cats = [c for c in values if c != "mean"] or ([category] if category != "all" else CATS)
     smp = []
     if samples and status == "ok":
         for c in cats:
-            smp += [SampleScore(id=f"{c}{i}", category=c, label=i % 2, score=float(i % 2) + 0.3 * ((i * 7) % 5))
-                    for i in range(12)]
+            smp += samples_with_auroc(c, values[c]["i_auroc"]) if "i_auroc" in values[c] else []
+    config = {"detector": {"name": detector, "version": "1"}, "dataset": {"name": dataset, "version": "1"},
+              "setting": {"name": setting}, "category": category, "seed": seed}
     return Record(
         benchkit_version="0.1.0",
         job=JobInfo(detector=detector, detector_version="1", dataset=dataset, dataset_version="1", setting=setting,
-                    category=category, seed=seed, config={"d": detector}, config_hash="h" + detector),
+                    category=category, seed=seed, config=config, config_hash=config_hash(config)),
         status=status,
         error=ErrorInfo(type="SkipJob" if status == "skipped" else "RuntimeError", message=error or "boom")
         if status != "ok" else None,
         weights=weights, incomplete=incomplete,
-        counts={c: Counts(train=4, test_normal=6, test_anomalous=6) for c in cats},
+        counts={c: Counts(train=4, test_normal=N_PER_CLASS, test_anomalous=N_PER_CLASS) for c in cats},
         metrics=values if status == "ok" else {},
         efficiency=Efficiency(throughput_per_s=throughput, latency_ms_median=1000 / throughput, peak_rss_mb=512.0,
                               parameters=1_500_000, fit_seconds=2.5) if status == "ok" else Efficiency(),
@@ -37,6 +39,23 @@ def make_record(detector="det", category="a", seed=0, values=None, *, dataset="t
                               packages={}, timestamp=timestamp),
         samples=smp,
     )
+
+
+N_PER_CLASS = 10
+
+
+def samples_with_auroc(category: str, auroc: float) -> list[SampleScore]:
+    """Ten normal and ten anomalous scores whose AUROC is exactly ``auroc`` (a multiple of 1/200), so the record
+    passes `benchkit.validation`'s recomputation. Normal scores are 0..9; an anomalous score c - 0.5 outscores
+    c of them (ties count one half), so the AUROC is the sum of the c's over 100."""
+    half_steps = round(auroc * 2 * N_PER_CLASS * N_PER_CLASS)
+    assert abs(half_steps - auroc * 2 * N_PER_CLASS * N_PER_CLASS) < 1e-6, f"i_auroc {auroc} is not a multiple of 1/200"
+    out = [SampleScore(id=f"{category}n{j}", category=category, label=0, score=float(j)) for j in range(N_PER_CLASS)]
+    for i in range(N_PER_CLASS):
+        c = min(2 * N_PER_CLASS, half_steps) / 2
+        half_steps -= int(c * 2)
+        out.append(SampleScore(id=f"{category}a{i}", category=category, label=1, score=c - 0.5))
+    return out
 
 
 def scenario() -> list[Record]:
