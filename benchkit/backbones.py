@@ -20,7 +20,6 @@ random initialization) and, when its signature declares them, ``seed`` and ``dev
 from __future__ import annotations
 
 import hashlib
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -136,21 +135,13 @@ def file_digest(path: Path) -> str:
     return _digests[key]
 
 
-def _accepts(factory: Callable[..., Any], name: str) -> bool:
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
 def build_backbone(name: str, *, allow_random_init: bool | None = None, **params: Any) -> Backbone:
     """Build the registered backbone ``name`` with the harness's weights decision; records what was used.
 
     ``allow_random_init`` overrides the job's option (for direct use outside a run, e.g. in tests).
     Raises `MissingWeightsError` (the job is skipped) when its weights file is missing and random init is not allowed.
     """
-    from benchkit.plugins import get_registry
+    from benchkit.plugins import accepts_param, get_registry
 
     spec: BackboneSpec = get_registry().get("backbones", name)
     options = _options
@@ -169,12 +160,16 @@ def build_backbone(name: str, *, allow_random_init: bool | None = None, **params
                                       or "or pass --allow-random-init to run with random weights (flagged in records)")
         params["weights_path"] = path
     for key in ("seed", "device"):
-        if key not in params and _accepts(spec.factory, key):
+        if key not in params and accepts_param(spec.factory, key):
             params[key] = getattr(options, key)
     backbone = spec.factory(**params)
     backbone.weights = use["weights"]
+    # What the outputs depend on (feature-cache keys): not the file's location or the device, and not the seed when
+    # pretrained weights replace the initialisation it drew.
+    built_with = {k: v for k, v in params.items() if k not in ("weights_path", "device")
+                  and not (k == "seed" and use["weights"] == "pretrained")}
     backbone.identity = {"name": spec.name, "version": spec.version, "weights": use["weights"],
-                         "sha256": use["sha256"]}
+                         "sha256": use["sha256"], "params": built_with}
     options.built.append(use)
     return backbone
 

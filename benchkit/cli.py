@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset-option", action="append", default=[], metavar="DATASET.KEY=VALUE",
                      help="reader option of one dataset, e.g. mvtec3d.remove_background=true (repeatable; VALUE "
                           "is read as JSON when it parses, else as text; see `benchkit datasets info NAME`)")
+    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                     help="detector constructor parameter (repeatable; VALUE read as JSON when it parses, else text); "
+                          "unknown names are refused, listing the valid ones")
+    run.add_argument("--config", type=Path, metavar="FILE.toml",
+                     help="TOML with `detector`, optional `dataset`/`setting`, a [params] table and "
+                          "[dataset_options.NAME] tables; --detector/--param on the command line override it")
+    run.add_argument("--device", default="cpu", help="device for torch detectors and backbones: cpu or cuda[:N]")
     run.add_argument("--allow-random-init", action="store_true",
                      help="let detectors whose pretrained weights are missing run randomly initialized (flagged)")
     run.add_argument("--no-site", action="store_true", help="do not rebuild the leaderboard site afterwards")
@@ -101,6 +108,48 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _json_or_text(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_params(items: list[str]) -> dict[str, object]:
+    """``["epochs=3", "guidance=false"]`` -> ``{"epochs": 3, "guidance": False}``."""
+    from benchkit.errors import UsageError
+
+    params: dict[str, object] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"--param {item!r}: write KEY=VALUE, e.g. --param epochs=3")
+        params[key.strip()] = _json_or_text(text)
+    return params
+
+
+def load_run_config(path: Path) -> dict[str, object]:
+    """A run config file: detector, dataset, setting, [params], [dataset_options.NAME] (all optional)."""
+    import tomllib
+
+    from benchkit.errors import UsageError
+
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {path}: not valid TOML ({exc})") from None
+    allowed = {"detector", "dataset", "setting", "params", "dataset_options", "description"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise UsageError(f"--config {path}: unknown keys {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    for key in ("params", "dataset_options"):
+        if not isinstance(data.get(key, {}), dict):
+            raise UsageError(f"--config {path}: [{key}] must be a table")
+    return data
+
+
 def parse_dataset_options(items: list[str]) -> dict[str, dict[str, object]]:
     """``["mvtec3d.resize=224", ...]`` -> ``{"mvtec3d": {"resize": 224}}``."""
     from benchkit.errors import UsageError
@@ -111,16 +160,12 @@ def parse_dataset_options(items: list[str]) -> dict[str, dict[str, object]]:
         dataset, dot, key = target.partition(".")
         if not eq or not dot or not dataset or not key:
             raise UsageError(f"--dataset-option {item!r}: write DATASET.KEY=VALUE, e.g. mvtec3d.remove_background=true")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        options.setdefault(dataset, {})[key] = value
+        options.setdefault(dataset, {})[key] = _json_or_text(text)
     return options
 
 
 def _results_dir(path: Path | None) -> Path:
-    from benchkit.runner import DEFAULT_RESULTS
+    from benchkit.jobs import DEFAULT_RESULTS
 
     return path or DEFAULT_RESULTS
 
@@ -130,9 +175,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchkit import provenance
     from benchkit.errors import UsageError
     from benchkit.plugins import get_registry
-    from benchkit.runner import Planner, iter_variant_names, run_jobs
+    from benchkit.driver import iter_variant_names, run_jobs
+    from benchkit.planning import Planner
 
     registry = get_registry()
+    config = load_run_config(args.config) if args.config else {}
+    for key in ("detector", "dataset", "setting"):
+        if config.get(key) and not getattr(args, key):
+            setattr(args, key, [config[key]])
+    params = {**config.get("params", {}), **parse_params(args.param)}
+    dataset_options = parse_dataset_options(args.dataset_option)
+    for name, values in config.get("dataset_options", {}).items():
+        dataset_options[name] = {**values, **dataset_options.get(name, {})}
     if args.all:
         detectors = args.detector or list(iter_variant_names(registry))
         datasets = args.dataset or list(registry.datasets)
@@ -157,9 +211,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = _results_dir(args.results)
     planner = Planner(
         registry, results, data_root=args.data_root, allow_random_init=args.allow_random_init,
-        dataset_options=parse_dataset_options(args.dataset_option),
+        dataset_options=dataset_options, detector_params=params,
         threads=args.threads or provenance.default_threads(args.workers), executor=args.executor,
-        isolated=executor.factory(workers=1).isolates_jobs,
+        isolated=executor.isolates_jobs, device=args.device,
     )
     if settings is None:  # --all: every setting, cross-dataset ones paired over the datasets found
         found = list(planner.available_datasets(datasets))

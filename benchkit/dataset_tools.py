@@ -127,9 +127,7 @@ def _spec(name: str):
 
 
 def _open(name: str, root: Path, **options: Any):
-    from benchkit.runner import open_dataset
-
-    return open_dataset(_spec(name), root, **options)
+    return _spec(name).open(root, **options)
 
 
 def _resolve_root(name: str, root: str | Path | None, data_root: str | Path | None) -> Path:
@@ -137,9 +135,7 @@ def _resolve_root(name: str, root: str | Path | None, data_root: str | Path | No
     if root:
         return Path(root)
     if spec.embedded:
-        from benchkit.runner import dataset_root
-
-        return dataset_root(spec)
+        return spec.root()
     found = find_data_root(name, data_root)
     if found is None:
         raise DataError(None, where_to_put(name, data_root))
@@ -210,11 +206,11 @@ def verify(name: str, root: str | Path, *, deep: bool = True,
     dataset = _open(name, root)
     meta = load_meta(name)
     problems: list[str] = []
-    problems.extend(dataset.notices())  # folders that are not categories, files the reader would ignore
     present = dataset.categories()
     for cat in meta.categories:
         if cat not in present:
             problems.append(f"{root / cat}: category {cat!r} missing (partial copy: runs use the present ones)")
+    problems.extend(dataset.notices())  # folders that are not categories, files the reader would ignore
     for cat in present:
         if cat not in meta.categories:
             problems.append(f"{root / cat}: folder is not a category of {name} (expected: {', '.join(meta.categories)})")

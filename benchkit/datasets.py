@@ -91,3 +91,23 @@ class DatasetSpec:
         unknown = set(self.modalities) - MODALITIES
         if unknown:
             raise ValueError(f"dataset {self.name!r}: unknown modalities {sorted(unknown)}; use {sorted(MODALITIES)}")
+
+    def root(self, data_root: str | Path | None = None) -> Path:
+        """Where this dataset's copy lives: embedded datasets in the cache, real ones under the data root in a folder
+        named like the dataset (``--data-root`` or ``$BENCHKIT_DATA``)."""
+        from benchkit.errors import UsageError
+        from benchkit.paths import cache_dir, data_root as default_data_root
+
+        if self.embedded:
+            return cache_dir() / self.name
+        base = default_data_root(data_root)
+        if base is None:
+            raise UsageError(f"dataset {self.name}: no data root; pass --data-root DIR or set BENCHKIT_DATA "
+                             f"(a folder holding {self.name}/ laid out as the original download)")
+        return base / self.name
+
+    def open(self, root: str | Path, **options: Any) -> Dataset:
+        """The reader on one copy, with the spec's name, version and modalities (the one place they are set)."""
+        dataset = self.factory(Path(root), **options)
+        dataset.name, dataset.version, dataset.modalities = self.name, self.version, self.modalities
+        return dataset

@@ -14,8 +14,8 @@ The maps folder mirrors the official MVTec 3D-AD evaluation layout, one file per
 
 The object score of a sample is the maximum of its map (the official MVTec 3D-AD evaluation and the Real3D-AD
 PatchCore baselines do this). Only categories that have a folder under ``<maps>`` are scored; metrics, counts, the
-mean over categories and the records themselves come from the runner's helpers, so an evaluated record reads like a
-run record (detector version ``external``, seed 0 unless given).
+mean over categories and the records themselves come from the same scoring step as `benchkit run`, so an evaluated
+record reads like a run record (detector version ``external``, seed 0 unless given).
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ import numpy as np
 
 from benchkit.datasets import Dataset
 from benchkit.errors import DataError
+from benchkit.jobs import ALL, Job, ids_digest, jsonable, record_path
 from benchkit.plugins import get_registry
 from benchkit.sample import Sample, SampleRef
+from benchkit.scoring import ScoredSamples, sample_counts, score_metrics
+from benchkit.settings import Plan
 
 MAP_SUFFIX = {True: ".tiff", False: ".txt"}  # organized -> TIFF, per-point -> text
 
@@ -99,15 +102,12 @@ def open_copy(dataset: str, root: Path | None) -> Dataset:
     """The named dataset's reader on ``root``, the folder of one copy laid out as the original download (as for
     ``benchkit datasets verify``). Embedded datasets may pass None: their generated copy in the cache is used (and
     generated first if needed). The registry raises a clear error for an unknown name."""
-    from benchkit.runner import dataset_root
-    from benchkit.runner import open_dataset
-
     spec = get_registry().get("datasets", dataset)
     if root is None:
         if not spec.embedded:
             raise DataError(None, f"dataset {dataset}: no root given", "pass the folder holding the original download")
-        root = dataset_root(spec)
-    reader = open_dataset(spec, Path(root))
+        root = spec.root()
+    reader = spec.open(Path(root))
     if spec.embedded:
         reader.prepare()
     if not reader.is_available():
@@ -115,12 +115,8 @@ def open_copy(dataset: str, root: Path | None) -> Dataset:
     return reader
 
 
-def score_category(reader: Dataset, category: str, maps: Path, scored) -> bool:
-    """Append one category's object scores, maps and ground truth (at the evaluation resolution) to ``scored`` (the
-    runner's `ScoredSamples`); returns whether the category is organized."""
-    from benchkit.runner import resize_map
-
-    organized = False
+def score_category(reader: Dataset, category: str, maps: Path, scored: ScoredSamples) -> None:
+    """Add one category's object scores, maps and ground truth to ``scored`` through the shared scoring step."""
     refs = reader.index(category, "test")
     if not refs:
         raise DataError(Path(reader.root) / category, "no test samples in this category", "check the data root")
@@ -129,31 +125,16 @@ def score_category(reader: Dataset, category: str, maps: Path, scored) -> bool:
         if sample.label is None:
             raise DataError(Path(reader.root) / category, f"test sample {ref.id} has no label",
                             "unlabelled splits cannot be scored")
-        gt = sample.gt if sample.gt is not None else np.zeros(sample.map_shape, np.uint8)
         path = map_path(maps, ref, sample.organized)
         if sample.organized:
-            organized = True
             values = read_organized_map(path, sample, reader.eval_size)
-            score = float(values.max())
-            size = reader.eval_size or gt.shape
-            values = resize_map(values, size)
-            gt = resize_map(gt.astype(np.float32), size, nearest=True) > 0.5
         else:
             values = read_point_scores(path, sample.map_shape[0])
-            score = float(values.max())
-        scored.labels.append(int(sample.label))
-        scored.scores.append(score)
-        scored.categories.append(category)
-        scored.ids.append(sample.id)
-        scored.gts.append(np.asarray(gt, dtype=np.uint8))
-        scored.maps.append(values)
-    return organized
+        scored.add(sample, category, float(values.max()), values, reader.eval_size)
 
 
 def _score_maps(dataset: str, root: Path | None, maps: Path, name: str):
-    """(reader, categories with maps, runner `ScoredSamples` of all their test samples, organized)."""
-    from benchkit.runner import ScoredSamples
-
+    """(reader, categories with maps, `ScoredSamples` of all their test samples)."""
     maps = Path(maps)
     if not maps.is_dir():
         raise DataError(maps, "maps folder not found", "pass the folder holding <category>/test/... anomaly maps")
@@ -168,15 +149,12 @@ def _score_maps(dataset: str, root: Path | None, maps: Path, name: str):
         raise DataError(maps, f"detector {name}: no category folders",
                         f"lay maps out as <maps>/<category>/test/<sample id>; categories: {', '.join(sorted(known))}")
     scored = ScoredSamples()
-    organized = False
     for category in present:
-        organized |= score_category(reader, category, maps, scored)
-    return reader, present, scored, organized
+        score_category(reader, category, maps, scored)
+    return reader, present, scored
 
 
-def _plan(reader: Dataset, categories: list[str], category: str):
-    from benchkit.settings import Plan
-
+def _plan(reader: Dataset, categories: list[str], category: str) -> Plan:
     return Plan(category=category, train=[r for c in categories for r in reader.index(c, "train")],
                 test=[r for c in categories for r in reader.index(c, "test")])
 
@@ -185,20 +163,10 @@ def evaluate_maps(dataset: str, root: Path | None, maps: Path, name: str) -> tup
     """Metrics per category (plus ``mean`` when several, as in run records) and counts per category (`Counts`) of
     the maps of detector ``name`` under ``maps``, for dataset ``dataset`` at ``root`` (see `open_copy`).
 
-    Metrics and counts come from the runner's own helpers, so they match what `benchkit run` records.
+    Metrics and counts come from the shared scoring step, so they match what `benchkit run` records.
     """
-    from benchkit.runner import ALL, sample_counts, score_metrics
-
-    reader, present, scored, organized = _score_maps(dataset, root, maps, name)
-    return score_metrics(scored, organized), sample_counts(_plan(reader, present, ALL), scored)
-
-
-def _subset(scored, categories: list[str]):
-    from benchkit.runner import ScoredSamples
-
-    keep = [i for i, c in enumerate(scored.categories) if c in categories]
-    return ScoredSamples(**{f: [getattr(scored, f)[i] for i in keep] for f in
-                      ("labels", "scores", "categories", "ids", "gts", "maps")})
+    reader, present, scored = _score_maps(dataset, root, maps, name)
+    return score_metrics(scored), sample_counts(_plan(reader, present, ALL), scored)
 
 
 def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, setting: str = "one-model-one-class",
@@ -207,18 +175,18 @@ def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, set
     one-model-one-class setting, else one record for all categories (``category: "all"``). The detector version is
     recorded as ``external`` and the config names the maps folder. Returns the record paths."""
     from benchkit import __version__
+    from benchkit.driver import make_record
     from benchkit.results import SampleScore, config_hash, write_record
-    from benchkit.runner import ALL, Job, sample_counts, ids_digest, jsonable, score_metrics, make_record, record_path
     from benchkit.stats import bootstrap_intervals
 
     started = time.perf_counter()
-    reader, present, scored, organized = _score_maps(dataset, root, maps, name)
+    reader, present, scored = _score_maps(dataset, root, maps, name)
     per_category = setting.split(":")[0] == "one-model-one-class"
     groups = [([c], c) for c in present] if per_category else [(present, ALL)]
     paths = []
     for categories, category in groups:
         plan = _plan(reader, categories, category)
-        sub = _subset(scored, categories)
+        sub = scored.subset(categories)
         config = {
             "detector": {"name": name, "version": "external", "maps": str(Path(maps).resolve()),
                          "evaluated_by": f"benchkit {__version__} evaluate"},
@@ -233,10 +201,10 @@ def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, set
         path = record_path(Path(results), dataset, setting, name, category, seed)
         job = Job(detector=name, dataset=dataset, setting=setting, seed=seed, plan=plan,
                   dataset_root=str(reader.root), data_root=None, dataset_options={}, detector_params={}, config=config,
-                  config_hash=config_hash(config), record_path=str(path),
+                  config_hash=config_hash(config), record_path=str(path), executor="none",
                   incomplete=not per_category and bool(set(reader.expected_categories()) - set(categories)))
         record = make_record(
-            job, "ok", counts=sample_counts(plan, sub), metrics=score_metrics(sub, organized),
+            job, "ok", counts=sample_counts(plan, sub), metrics=score_metrics(sub),
             intervals=bootstrap_intervals(sub.labels, sub.scores, sub.categories, sub.gts, sub.maps, seed=seed),
             samples=[SampleScore(id=i, category=c, label=lab, score=s)
                      for i, c, lab, s in zip(sub.ids, sub.categories, sub.labels, sub.scores)],

@@ -114,6 +114,18 @@ class Registry:
         raise PluginError(f"detector {base!r} has no backbone {backbone!r}; choose one of: {', '.join(usable) or 'none'}")
 
 
+def accepts_param(factory: Any, name: str) -> bool:
+    """Whether a plugin factory takes keyword ``name`` (explicitly or through ``**kwargs``): the harness passes
+    ``seed``, ``device`` and the like only to factories that declare them."""
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def _strict() -> bool:
     return os.environ.get("BENCHKIT_STRICT_PLUGINS", "").lower() in ("1", "true", "yes")
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from benchkit.errors import BenchkitError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Status = Literal["ok", "failed", "skipped"]
 
 
@@ -68,6 +68,15 @@ class Efficiency(_Strict):
     flops_per_sample: float | None = Field(None, description="FLOPs of one predict() call on one sample")
     flops_counter: str | None = Field(None, description="What counted the FLOPs and what it leaves out")
     rss_isolated: bool = Field(True, description="False when the job shared its process with others")
+    backbone_flops_per_sample: float | None = Field(
+        None, description="Part of flops_per_sample spent in frozen backbones (counted as if uncached)")
+    head_flops_per_sample: float | None = Field(None, description="flops_per_sample minus backbone_flops_per_sample")
+    feature_cache: Literal["on", "off"] | None = Field(None, description="Whether the feature cache was on")
+    feature_seconds_computed: float | None = Field(None, description="Frozen-feature seconds computed in this job")
+    feature_seconds_reused: float | None = Field(
+        None, description="Stored compute seconds of reused cache entries; added back to the predict timings")
+    feature_entries_computed: int | None = None
+    feature_entries_reused: int | None = None
 
 
 class Provenance(_Strict):
@@ -81,6 +90,17 @@ class Provenance(_Strict):
     git_commit: str | None = None
     git_dirty: bool | None = None
     timestamp: str
+
+
+class BackboneUse(_Strict):
+    """A backbone the job built through `benchkit.build_backbone`, as the harness resolved its weights."""
+
+    name: str
+    version: str
+    kind: str
+    weights: Literal["none", "pretrained", "random-init"]
+    path: str | None = Field(None, description="Weights file loaded (pretrained only)")
+    sha256: str | None = Field(None, description="SHA-256 of that file")
 
 
 class SampleScore(_Strict):
@@ -97,8 +117,10 @@ class Record(_Strict):
     status: Status
     error: ErrorInfo | None = None
     weights: Literal["none", "pretrained", "random-init"] | None = Field(
-        None, description="'random-init': a backbone that should be pretrained was not; not the paper's numbers"
+        None, description="Decided by the harness from `backbones`: 'random-init' when a backbone that should be "
+                          "pretrained was not (not the paper's numbers), 'pretrained', or 'none' (no weights needed)"
     )
+    backbones: list[BackboneUse] = Field(default_factory=list, description="Backbones built, with their weights")
     incomplete: bool = Field(False, description="The dataset copy lacked categories of the full benchmark")
     counts: dict[str, Counts] = Field(default_factory=dict)
     metrics: dict[str, dict[str, float | None]] = Field(
@@ -114,8 +136,23 @@ class Record(_Strict):
     duration_seconds: float | None = None
 
 
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 gave ``zero-shot-one-vs-rest`` the papers' meaning (train on one category, test on the others);
+    what version 1 ran under that name (train on every other category) is now ``zero-shot-leave-one-out``.
+    Version 2 also added ``backbones`` (optional, empty for old records)."""
+    old, new = "zero-shot-one-vs-rest", "zero-shot-leave-one-out"
+    job = data.get("job")
+    if isinstance(job, dict) and job.get("setting") == old:
+        job["setting"] = new
+        setting = job.get("config", {}).get("setting") if isinstance(job.get("config"), dict) else None
+        if isinstance(setting, dict) and setting.get("name") == old:
+            setting["name"] = new
+            job["config_hash"] = config_hash(job["config"])  # the hash always matches the config it names
+    return data
+
+
 # Migrations: MIGRATIONS[v] turns a version-v record (a dict) into a version v+1 one.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 class RecordError(BenchkitError):

@@ -11,7 +11,7 @@ from benchkit import DataError
 from benchkit.evaluate import evaluate_maps, map_path
 from benchkit.metrics import DEFAULT_ORGANIZED, DEFAULT_POINTS, compute_metrics
 from benchkit.plugins import get_registry
-from benchkit.runner import resize_map
+from benchkit.scoring import resize_map
 
 testing = pytest.importorskip("benchkit_datasets.testing")
 tifffile = pytest.importorskip("tifffile")

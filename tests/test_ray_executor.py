@@ -45,15 +45,15 @@ def test_ray_executor_records_ok_failed_and_crashed_jobs(bk_env, cli, monkeypatc
         assert "worker process died" in crashed.error.message and "WorkerCrashedError" in crashed.error.message
         assert ray.is_initialized()  # the executor leaves a connection it did not open alone
 
-        # A task that returns without a record (here `work` is a no-op) is reported as the task's own error.
+        # A task that returns no result (here `work` is a no-op) is reported as the task's own error.
+        from benchkit.planning import Planner
         from benchkit.plugins import get_registry
-        from benchkit.runner import Planner
         from benchkit_ray.executor import RayExecutor
 
         jobs, _ = Planner(get_registry(), results).expand(["nn-distance"], ["tiny-points"], ["one-model-one-class"],
                                                           [2], category="ball")
-        [(job, crash)] = list(RayExecutor(workers=1).run(jobs, id))
-        assert job is jobs[0] and crash.startswith("the Ray task raised RuntimeError: the job finished without "
-                                                   "writing its record")
+        [(job, result, crash)] = list(RayExecutor(workers=1).run(jobs, lambda job: None))
+        assert job is jobs[0] and result is None
+        assert crash.startswith("the Ray task raised RuntimeError: the job returned no result")
     finally:
         ray.shutdown()

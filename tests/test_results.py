@@ -50,20 +50,28 @@ def test_newer_schema_is_refused():
         R.parse_record(data)
 
 
-def test_old_records_are_migrated(monkeypatch):
-    """A record one version older loads through its migration (here a rename of a field)."""
+def test_version_1_records_are_migrated():
+    """Version 1's zero-shot-one-vs-rest (train on every other category) is version 2's zero-shot-leave-one-out;
+    the migrated record's config hash still matches its config."""
     data = make_record().model_dump(mode="json")
-    data["schema_version"] = R.SCHEMA_VERSION - 1
-    data["runtime_seconds"] = data.pop("duration_seconds")
+    data["schema_version"] = 1
+    data.pop("backbones")
+    data["job"]["setting"] = "zero-shot-one-vs-rest"
+    data["job"]["config"]["setting"] = {"name": "zero-shot-one-vs-rest"}
+    data["job"]["config_hash"] = R.config_hash(data["job"]["config"])
+    record = R.parse_record(data)
+    assert record.schema_version == R.SCHEMA_VERSION == 2
+    assert record.job.setting == record.job.config["setting"]["name"] == "zero-shot-leave-one-out"
+    assert record.job.config_hash == R.config_hash(record.job.config)
+    assert record.backbones == []
 
-    def upgrade(old):
-        old["duration_seconds"] = old.pop("runtime_seconds")
-        return old
 
-    with pytest.raises(R.RecordError, match="no migration"):
-        R.parse_record(dict(data))
-    monkeypatch.setitem(R.MIGRATIONS, R.SCHEMA_VERSION - 1, upgrade)
-    assert R.parse_record(data) == make_record()
+def test_a_version_without_migration_is_named(monkeypatch):
+    data = make_record().model_dump(mode="json")
+    data["schema_version"] = 1
+    monkeypatch.delitem(R.MIGRATIONS, 1)
+    with pytest.raises(R.RecordError, match="no migration from schema_version 1"):
+        R.parse_record(data)
 
 
 def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):

@@ -32,7 +32,7 @@ def _describe_exit(code: int | None) -> str:
     return f"worker process exited with code {code} before finishing its job"
 
 
-DEFAULT_PRELOAD = ("numpy", "scipy", "torch", "open3d", "faiss", "benchkit.runner")
+DEFAULT_PRELOAD = ("numpy", "scipy", "torch", "open3d", "faiss", "benchkit.worker")
 
 
 def _preload() -> list[str]:
@@ -56,57 +56,83 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
-def _in_child(work: Callable[[Any], Any], job: Any, environ: dict[str, str], path: list[str]) -> None:
-    """Run ``work(job)`` with the caller's environment and import path (the fork server may hold older ones)."""
+def _in_child(work: Callable[[Any], Any], job: Any, environ: dict[str, str], path: list[str], conn: Any) -> None:
+    """Run ``work(job)`` with the caller's environment and import path (the fork server may hold older ones) and
+    send its result back through ``conn``."""
     os.environ.clear()
     os.environ.update(environ)
     sys.path[:] = path
-    work(job)
+    result = work(job)
+    conn.send(result)
+    conn.close()
+
+
+class _Running:
+    """One job's process and the read end of the pipe its result comes back on."""
+
+    def __init__(self, ctx: Any, work: Callable[[Any], Any], job: Any) -> None:
+        self.job = job
+        self.reader, writer = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_in_child, args=(work, job, dict(os.environ), list(sys.path), writer),
+                                daemon=False)
+        self.proc.start()
+        writer.close()  # the child holds its own copy; EOF here then means the child is gone
+        self.result: Any = None
+        self.received = False
+
+    def receive(self) -> None:
+        """Take the result if the child sent it (a large result is read while the child is still sending)."""
+        if not self.received and self.reader.poll():
+            try:
+                self.result = self.reader.recv()
+                self.received = True
+            except EOFError:
+                pass
 
 
 class LocalExecutor(Executor):
-    isolates_jobs = True
-
-    def run(self, jobs: Sequence[Any], work: Callable[[Any], Any]) -> Iterator[tuple[Any, str | None]]:
+    def run(self, jobs: Sequence[Any], work: Callable[[Any], Any]) -> Iterator[tuple[Any, Any, str | None]]:
         ctx = _context()
         pending = list(jobs)[::-1]
-        running: list[tuple[Any, Any]] = []
+        running: list[_Running] = []
         try:
             while pending or running:
                 while pending and len(running) < self.workers:
-                    job = pending.pop()
-                    proc = ctx.Process(target=_in_child, args=(work, job, dict(os.environ), list(sys.path)),
-                                       daemon=False)
-                    proc.start()
-                    running.append((job, proc))
+                    running.append(_Running(ctx, work, pending.pop()))
                 still = []
-                for job, proc in running:
-                    if proc.is_alive():
-                        still.append((job, proc))
+                for item in running:
+                    item.receive()
+                    if item.proc.is_alive():
+                        still.append(item)
                         continue
-                    proc.join()
-                    yield job, (None if proc.exitcode == 0 else _describe_exit(proc.exitcode))
+                    item.proc.join()
+                    item.receive()
+                    item.reader.close()
+                    if item.received:
+                        yield item.job, item.result, None
+                    else:
+                        yield item.job, None, _describe_exit(item.proc.exitcode)
                 running = still
                 if running:
-                    multiprocessing.connection.wait([p.sentinel for _, p in running], timeout=1.0)
+                    multiprocessing.connection.wait([p.proc.sentinel for p in running]
+                                                    + [p.reader for p in running if not p.received], timeout=1.0)
         finally:
-            for _, proc in running:  # interrupted (Ctrl-C): stop the workers too
-                proc.terminate()
-                proc.join(timeout=5)
+            for item in running:  # interrupted (Ctrl-C): stop the workers too
+                item.proc.terminate()
+                item.proc.join(timeout=5)
 
 
 class InlineExecutor(Executor):
     """Runs jobs one after another in this process. Peak memory is then shared and marked so in records."""
 
-    isolates_jobs = False
-
-    def run(self, jobs: Sequence[Any], work: Callable[[Any], Any]) -> Iterator[tuple[Any, str | None]]:
+    def run(self, jobs: Sequence[Any], work: Callable[[Any], Any]) -> Iterator[tuple[Any, Any, str | None]]:
         for job in jobs:
-            work(job)
-            yield job, None
+            yield job, work(job), None
 
 
 @hookimpl
 def register_executors(register):
-    register(ExecutorSpec("local", "1", "One fresh process per job, --workers at a time, on this machine", LocalExecutor))
-    register(ExecutorSpec("inline", "1", "Every job in the calling process, one after another (debugging)", InlineExecutor))
+    register(ExecutorSpec("local", "1", "One fresh process per job, --workers at a time, on this machine",
+                          LocalExecutor))
+    register(ExecutorSpec("inline", "1", "Every job in the calling process, one after another (debugging)",
+                          InlineExecutor, isolates_jobs=False))

@@ -14,8 +14,8 @@ How it runs:
 - ``max_calls=1``: Ray starts a fresh worker process for every task, so a job's peak RSS is its own and a crash
   takes down only that job (``isolates_jobs = True``). ``max_retries=0``: a job that dies is recorded as failed,
   not silently run again.
-- No shared filesystem is needed for results: the task writes the record into a temporary folder on its node and
-  returns the JSON; this process validates it and writes it atomically to the job's record path.
+- No shared filesystem is needed for results: the task returns the job's result (predictions and measurements)
+  through Ray's object store, and the driver scores it and writes the record.
 - Datasets, weights and caches are read on the worker nodes, so they must be at the same absolute paths on every
   node (``$BENCHKIT_DATA``, ``$BENCHKIT_WEIGHTS``, ``$BENCHKIT_CACHE``; relative paths are made absolute here
   first), and benchkit with the same plugins must be installed in the nodes' Python environment. The driver's
@@ -25,10 +25,8 @@ How it runs:
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -83,18 +81,18 @@ def portable(job: Any) -> Any:
         value = getattr(job, name, None)
         if value:
             changes[name] = str(Path(value).expanduser().absolute())
+    extra = getattr(job, "extra_datasets", None)
+    if extra:
+        changes["extra_datasets"] = {k: str(Path(v).expanduser().absolute()) for k, v in extra.items()}
     return dataclasses.replace(job, **changes) if changes else job
 
 
-def run_on_node(work: Callable[[Any], Any], job: Any) -> dict[str, Any]:
-    """Body of the Ray task: run the job with its record redirected to a temporary file here; return the record."""
-    with tempfile.TemporaryDirectory(prefix="benchkit-ray-") as tmp:
-        local = dataclasses.replace(job, record_path=str(Path(tmp) / "record.json"))
-        work(local)
-        try:
-            return json.loads(Path(local.record_path).read_text())
-        except FileNotFoundError:
-            raise RuntimeError(f"the job finished without writing its record (on {os.uname().nodename})") from None
+def run_on_node(work: Callable[[Any], Any], job: Any) -> Any:
+    """Body of the Ray task: run the job and return its result (Ray ships it back to the driver)."""
+    result = work(job)
+    if result is None:
+        raise RuntimeError(f"the job returned no result (on {os.uname().nodename})")
+    return result
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -118,14 +116,13 @@ def describe_failure(exc: BaseException) -> str:
 
 
 class RayExecutor(Executor):
-    isolates_jobs = True  # max_calls=1: a fresh Ray worker process per job
+    """max_calls=1: a fresh Ray worker process per job, so the spec says ``isolates_jobs``."""
 
     def __init__(self, workers: int = 1, address: str | None = None) -> None:
-        # Cheap on purpose: the CLI builds an executor just to read `isolates_jobs`; Ray is reached in `run`.
-        super().__init__(workers)
+        super().__init__(workers)  # cheap: Ray is reached in `run`
         self.address = address
 
-    def run(self, jobs: Sequence[Any], work: Callable[[Any], Any]) -> Iterator[tuple[Any, str | None]]:
+    def run(self, jobs: Sequence[Any], work: Callable[[Any], Any]) -> Iterator[tuple[Any, Any, str | None]]:
         import ray
 
         jobs = list(jobs)
@@ -148,7 +145,7 @@ class RayExecutor(Executor):
                 ready, _ = ray.wait(list(running), num_returns=1)
                 for ref in ready:
                     job = running.pop(ref)
-                    yield job, self._collect(ray, ref, job)
+                    yield (job, *self._collect(ray, ref))
         finally:
             for ref in running:  # interrupted (Ctrl-C) or the caller stopped: do not leave jobs running
                 ray.cancel(ref, force=True)
@@ -188,17 +185,9 @@ class RayExecutor(Executor):
         warnings.warn(message + "; jobs wait until such a node joins", stacklevel=2)
 
     @staticmethod
-    def _collect(ray: Any, ref: Any, job: Any) -> str | None:
-        """Write the record a task returned to the job's record path; the crash description when there is none."""
-        from benchkit import RecordError, parse_record, write_json_atomic  # pydantic: loaded when used
-
+    def _collect(ray: Any, ref: Any) -> tuple[Any, str | None]:
+        """(the task's result, None), or (None, why the task did not return)."""
         try:
-            data = ray.get(ref)
+            return ray.get(ref), None
         except ray.exceptions.RayError as exc:
-            return describe_failure(exc)
-        try:
-            parse_record(data, source=f"record returned by the Ray task for {job.record_path}")
-        except RecordError as exc:
-            return f"the Ray task returned an invalid record\n{exc}"
-        write_json_atomic(job.record_path, data)
-        return None
+            return None, describe_failure(exc)

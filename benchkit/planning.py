@@ -1,0 +1,201 @@
+"""Planning: a request (detectors x datasets x settings x seeds) becomes jobs and not-run combinations.
+
+Planning happens in the calling process, before any job starts, so that every mistake a user can make (an unknown
+detector parameter, a missing weights file, a dataset without a copy) is reported at once. Each job's config holds
+everything that determines its result (detector and parameters, dataset and options, setting, category, seed, the
+digests of the train and test sample lists); its hash decides whether an existing record is up to date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchkit.datasets import Dataset, DatasetSpec
+from benchkit.errors import BenchkitError, MissingWeightsError, UsageError
+from benchkit.jobs import ALL, Job, NotRun, ids_digest, jsonable, record_path
+from benchkit.plugins import Registry, accepts_param
+from benchkit.results import JobInfo, config_hash
+from benchkit.settings import Plan
+
+#: Parameters the harness itself passes to factories that declare them; not settable with --param.
+HARNESS_PARAMS = ("seed", "device", "backbone")
+
+
+@dataclass
+class Planner:
+    """Expands a request into jobs and not-run combinations."""
+
+    registry: Registry
+    results: Path
+    data_root: Path | None = None
+    allow_random_init: bool = False
+    dataset_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataset name -> reader options
+    detector_params: dict[str, Any] = field(default_factory=dict)  # --param / --config values, for every detector
+    threads: int = 1
+    executor: str = "local"
+    isolated: bool = True
+    device: str = "cpu"
+    notes: list[str] = field(default_factory=list)  # messages for the user (datasets not found, ...)
+    _datasets: dict[str, Dataset] = field(default_factory=dict)
+    _unavailable: set[str] = field(default_factory=set)
+
+    def available_datasets(self, names: Iterable[str]) -> dict[str, Dataset]:
+        """Open and prepare the named datasets; those without a copy on disk are left out with a note."""
+        for name in names:
+            if name in self._datasets or name in self._unavailable:
+                continue
+            self._unavailable.add(name)  # until proven available below
+            spec = self.registry.get("datasets", name)
+            try:
+                root = spec.root(self.data_root)
+            except UsageError:
+                self.notes.append(f"skipped dataset {name}: no data root (pass --data-root DIR or set BENCHKIT_DATA "
+                                  f"to a folder holding {name}/ as downloaded)")
+                continue
+            try:
+                dataset = spec.open(root, **self.dataset_options.get(name, {}))
+            except (TypeError, ValueError) as exc:
+                raise UsageError(f"--dataset-option for {name}: {exc}") from None
+            if not dataset.is_available():
+                self.notes.append(f"skipped dataset {name}: no copy at {root} (see `benchkit datasets info {name}`)")
+                continue
+            dataset.prepare()
+            self._datasets[name] = dataset
+            self._unavailable.discard(name)
+        return self._datasets
+
+    def expand(self, detectors: Sequence[str], datasets: Sequence[str], settings: Sequence[str],
+               seeds: Sequence[int], category: str | None = None) -> tuple[list[Job], list[NotRun]]:
+        built = {name: self._setting(name) for name in settings}
+        sources = [s for setting in built.values() for s in setting.sources() if s in self.registry.datasets]
+        opened = self.available_datasets([*datasets, *sources])
+        for name in detectors:
+            self.check_params(name)
+        jobs: list[Job] = []
+        not_run: list[NotRun] = []
+        for dataset_name in datasets:
+            if dataset_name not in opened:
+                continue
+            dataset = opened[dataset_name]
+            ds_spec = self.registry.get("datasets", dataset_name)
+            if category is not None and category not in dataset.categories():
+                raise UsageError(f"dataset {dataset_name} has no category {category!r}; "
+                                 f"present: {', '.join(dataset.categories())}")
+            for setting_name, setting in built.items():
+                if not setting.applies_to(dataset, opened):
+                    continue
+                for seed in seeds:
+                    plans: list[Plan] | None = None
+                    plan_error: BenchkitError | None = None
+                    for det_name in detectors:
+                        det_spec, backbone = self.registry.detector_variant(det_name)
+                        reason = setting.incompatibility(det_spec, ds_spec)
+                        if reason is not None:
+                            not_run.append(self._not_run(det_name, ds_spec, setting_name, seed, reason))
+                            continue
+                        reason = self.missing_weights(det_spec, backbone)
+                        if reason is not None:
+                            not_run.append(self._not_run(det_name, ds_spec, setting_name, seed, reason,
+                                                         error_type="MissingWeightsError"))
+                            continue
+                        if plans is None and plan_error is None:
+                            try:
+                                plans = setting.plan(dataset, seed=seed, datasets=opened)
+                            except BenchkitError as exc:  # bad data: every job of this dataset/setting fails
+                                plan_error = exc
+                        if plan_error is not None:
+                            not_run.append(self._not_run(det_name, ds_spec, setting_name, seed, str(plan_error),
+                                                         status="failed", error_type=type(plan_error).__name__))
+                            continue
+                        for plan in plans:
+                            if category is None or plan.category in (category, ALL):
+                                jobs.append(self._job(det_name, det_spec, backbone, dataset, setting_name, seed, plan,
+                                                      opened))
+        return jobs, not_run
+
+    def _setting(self, name: str):
+        base = name.partition(":")[0]
+        return self.registry.get("settings", base).build(name)
+
+    def check_params(self, detector: str) -> None:
+        """Refuse --param names the detector's constructor does not take, naming the valid ones."""
+        if not self.detector_params:
+            return
+        det_spec, backbone = self.registry.detector_variant(detector)
+        valid = set(self._default_params(det_spec, backbone)) - set(HARNESS_PARAMS)
+        unknown = sorted(set(self.detector_params) - valid)
+        if unknown:
+            raise UsageError(f"--param {', '.join(unknown)}: not a parameter of detector {detector}; "
+                             f"valid: {', '.join(sorted(valid)) or 'none'}")
+
+    def _default_params(self, det_spec, backbone: str | None) -> dict[str, Any]:
+        return det_spec.build(backbone, **self._harness_params(det_spec, seed=0)).get_params()
+
+    def _harness_params(self, det_spec, seed: int) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if accepts_param(det_spec.factory, "seed"):
+            params["seed"] = seed
+        if self.device != "cpu":  # detectors default to the CPU; only a request for another device is passed on
+            if not accepts_param(det_spec.factory, "device"):
+                raise UsageError(f"--device {self.device}: detector {det_spec.name} takes no device (CPU only)")
+            params["device"] = self.device
+        return params
+
+    def missing_weights(self, det_spec, backbone: str | None) -> str | None:
+        """Why a detector cannot run here for want of pretrained weights (checked before any process starts)."""
+        name = backbone or (det_spec.backbones[0] if det_spec.backbones else None)
+        spec = self.registry.backbones.get(name) if name else None
+        path = None if spec is None else spec.weights_path()
+        if self.allow_random_init or path is None or path.is_file():
+            return None
+        return str(MissingWeightsError(
+            f"{det_spec.name} (backbone {name})", path,
+            (spec.weights_hint + "; " if spec.weights_hint else "")
+            + "or pass --allow-random-init to run it with random weights (flagged in records)"))
+
+    def _not_run(self, detector: str, ds_spec: DatasetSpec, setting: str, seed: int, reason: str,
+                 status: str = "skipped", error_type: str = "Incompatible") -> NotRun:
+        det_spec, _ = self.registry.detector_variant(detector)
+        config = {"detector": {"name": detector, "version": det_spec.version},
+                  "dataset": {"name": ds_spec.name, "version": ds_spec.version}, "setting": {"name": setting},
+                  "seed": seed, "reason": reason}
+        info = JobInfo(detector=detector, detector_version=det_spec.version, dataset=ds_spec.name,
+                       dataset_version=ds_spec.version, setting=setting, category=ALL, seed=seed, config=config,
+                       config_hash=config_hash(config))
+        path = record_path(self.results, ds_spec.name, setting, detector, ALL, seed)
+        return NotRun(info, reason, str(path), status, error_type)
+
+    def _job(self, name: str, det_spec, backbone, dataset: Dataset, setting: str, seed: int, plan: Plan,
+             opened: dict[str, Dataset]) -> Job:
+        params = {**self._harness_params(det_spec, seed), **self.detector_params}
+        if backbone is not None:
+            params["backbone"] = backbone
+        detector = det_spec.build(**params)
+        config = {
+            "detector": {"name": name, "version": det_spec.version, "params": jsonable(detector.get_params())},
+            "dataset": {"name": dataset.name, "version": dataset.version, "options": jsonable(dataset.config()),
+                        "eval_size": dataset.eval_size},
+            "setting": {"name": setting, "hide_category": plan.hide_category, **jsonable(plan.config)},
+            "category": plan.category,
+            "seed": seed,
+            "train_ids": ids_digest(plan.train),
+            "test_ids": ids_digest(plan.test),
+        }
+        if self.allow_random_init:
+            config["allow_random_init"] = True
+        others = {r.dataset for r in plan.train} - {dataset.name}
+        missing = set(dataset.expected_categories()) - set(dataset.categories())
+        return Job(
+            detector=name, dataset=dataset.name, setting=setting, seed=seed, plan=plan,
+            dataset_root=str(dataset.root),
+            data_root=None if self.data_root is None else str(self.data_root),
+            dataset_options=self.dataset_options, detector_params=params, config=config,
+            config_hash=config_hash(config),
+            record_path=str(record_path(self.results, dataset.name, setting, name, plan.category, seed)),
+            threads=self.threads, executor=self.executor, isolated=self.isolated, incomplete=bool(missing),
+            allow_random_init=self.allow_random_init, device=self.device,
+            extra_datasets={n: str(opened[n].root) for n in sorted(others)},
+        )

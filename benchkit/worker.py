@@ -1,0 +1,152 @@
+"""The worker: runs one job in the detector's process and hands back what it produced.
+
+It loads the job's samples (test samples without their answers), builds the detector, fits it, predicts every test
+sample one at a time (timed, after one warm-up) and measures efficiency. It never scores and never writes a record:
+it returns a `WorkerResult` to the executor, which returns it to the driver. A job's own failure is part of the
+result (status ``failed`` with the traceback), never an exception out of `execute_job`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchkit import efficiency
+from benchkit.backbones import job_options
+from benchkit.datasets import Dataset
+from benchkit.detectors import Detector, Prediction
+from benchkit.errors import SkipJob
+from benchkit.jobs import Job
+from benchkit.plugins import get_registry
+from benchkit.sample import Sample, SampleRef
+from benchkit.scoring import Predictions
+
+
+@dataclass
+class WorkerResult:
+    """What a job produced, returned through the executor to the driver (picklable)."""
+
+    status: str  # "ok", "failed" or "skipped"
+    error: dict[str, Any] | None = None  # type, message, traceback
+    predictions: Predictions | None = None
+    efficiency: dict[str, Any] = field(default_factory=dict)
+    backbones: list[dict[str, Any]] = field(default_factory=list)  # what `build_backbone` built (weights, digests)
+    device: str = "cpu"
+    threads: int | None = None  # thread count the job's libraries actually ran with
+    duration_seconds: float = 0.0
+
+
+class TrainingSamples(Sequence[Sample]):
+    """Training samples as a sequence that loads on access, with categories hidden when the plan says so."""
+
+    def __init__(self, datasets: dict[str, Dataset], refs: Sequence[SampleRef], hide_category: bool) -> None:
+        self._datasets, self._refs, self._hide = datasets, list(refs), hide_category
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        ref = self._refs[i]
+        sample = self._datasets[ref.dataset].load(ref)
+        return sample.without_category() if self._hide else sample
+
+
+def set_threads(threads: int) -> None:
+    """The one place thread pools are sized: libraries already imported (e.g. preloaded by the fork server) follow
+    the job's count; those imported later read the OMP/MKL/OpenBLAS variables the driver set."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if "faiss" in sys.modules:
+        sys.modules["faiss"].omp_set_num_threads(threads)
+
+
+def threads_in_use(default: int) -> int:
+    """What actually ran: torch's pool size when torch was used, else the job's setting."""
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else default
+
+
+def _open_datasets(job: Job) -> dict[str, Dataset]:
+    registry = get_registry()
+    roots = {job.dataset: job.dataset_root, **job.extra_datasets}
+    return {name: registry.get("datasets", name).open(root, **job.dataset_options.get(name, {}))
+            for name, root in roots.items()}
+
+
+def _predict_one(detector: Detector, sample: Sample, name: str) -> tuple[float, Any]:
+    preds = detector.predict([sample])
+    if len(preds) != 1:
+        raise ValueError(f"detector {name} returned {len(preds)} predictions for 1 sample")
+    pred = preds[0]
+    if not isinstance(pred, Prediction):
+        raise TypeError(f"detector {name} returned {type(pred).__name__} for sample {sample.id}, not a Prediction")
+    return float(pred.score), pred.map
+
+
+def _predict_all(detector: Detector, dataset: Dataset, job: Job, eff: dict[str, Any]) -> Predictions:
+    """Predict every test sample one at a time (timed), after one warm-up sample (FLOPs counted there)."""
+    import math
+
+    out = Predictions()
+    latencies: list[float] = []
+    modules = detector.torch_modules()
+    for i, ref in enumerate(job.plan.test):
+        visible = dataset.load(ref).hidden(category=job.plan.hide_category)
+        if i == 0:
+            with efficiency.flop_counter(modules) as flops:
+                detector.predict([visible])
+            eff["flops_per_sample"] = flops()
+            eff["flops_counter"] = efficiency.FLOP_COUNTER if eff["flops_per_sample"] is not None else None
+            eff["warmup_samples"] = 1
+        (score, values), seconds = efficiency.timed(lambda v=visible: _predict_one(detector, v, job.detector),
+                                                    job.device)
+        if not math.isfinite(score):
+            raise ValueError(f"detector {job.detector} returned a non-finite score for sample {visible.id}")
+        latencies.append(seconds)
+        out.scores.append(score)
+        out.maps.append(values)
+    eff.update(efficiency.latency_summary(latencies))
+    return out
+
+
+def execute_job(job: Job) -> WorkerResult:
+    """Run one job; never raises for the job's own failure (that is what the result's status and error are for)."""
+    started = time.perf_counter()
+    set_threads(job.threads)
+    eff: dict[str, Any] = {"baseline_rss_mb": efficiency.current_rss_mb(), "rss_isolated": job.isolated}
+    result = WorkerResult(status="ok", device=job.device)
+    with job_options(allow_random_init=job.allow_random_init, device=job.device, seed=job.seed) as options:
+        try:
+            with warnings.catch_warnings():  # broken plugins were already reported by the driver
+                warnings.simplefilter("ignore")
+                registry = get_registry()
+            datasets = _open_datasets(job)
+            det_spec, _ = registry.detector_variant(job.detector)
+            detector = det_spec.build(**job.detector_params)
+            train = TrainingSamples(datasets, job.plan.train, job.plan.hide_category)
+            efficiency.reset_gpu_peak(job.device)
+            _, eff["fit_seconds"] = efficiency.timed(lambda: detector.fit(train), job.device)
+            result.predictions = _predict_all(detector, datasets[job.dataset], job, eff)
+            modules = detector.torch_modules()
+            eff.update(parameters=efficiency.count_parameters(modules),
+                       memory_bank_bytes=int(detector.memory_bank_bytes()), peak_gpu_mb=efficiency.gpu_peak_mb(job.device))
+        except SkipJob as exc:
+            result.status = "skipped"
+            result.error = {"type": type(exc).__name__, "message": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, never propagated
+            result.status = "failed"
+            result.predictions = None
+            result.error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
+        result.backbones = list(options.built)
+    eff["peak_rss_mb"] = efficiency.peak_rss_mb()
+    result.efficiency = {k: v for k, v in eff.items() if v is not None}
+    result.threads = threads_in_use(job.threads)
+    result.duration_seconds = time.perf_counter() - started
+    return result
