@@ -70,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the JSON Schema of a result record")
     val = sub.add_parser("validate", help="validate result record files and name every problem")
-    val.add_argument("files", nargs="+", type=Path)
+    val.add_argument("files", nargs="+", type=Path, help="record files, or folders whose *.json files to check")
+    val.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
+                     help="check content too: metrics finite and in [0, 1], status vs error and metrics, config hash, "
+                          "metrics recomputed from the sample scores (default; --no-strict: the schema only)")
 
     ds = sub.add_parser("datasets", help="inspect, verify and prepare datasets")
     ds_sub = ds.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -283,13 +286,22 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_leaderboard(args: argparse.Namespace) -> int:
-    results = _results_dir(args.results)
-    if not results.is_dir():
-        from benchkit.errors import UsageError
+def _folder_arg(path: Path, flag: str, *, must_exist: bool = True) -> Path:
+    """A folder given on the command line: an existing file there (or, with ``must_exist``, nothing) is a usage
+    error naming the flag."""
+    from benchkit.errors import UsageError
 
-        raise UsageError(f"--results {results}: no such folder (run `benchkit run` first)")
-    site = _build_site(results, args.out or results / "site")
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path}: is a file; give a folder")
+    if must_exist and not path.is_dir():
+        raise UsageError(f"{flag} {path}: no such folder (run `benchkit run` first)")
+    return path
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    results = _folder_arg(_results_dir(args.results), "--results")
+    out = _folder_arg(args.out or results / "site", "--out", must_exist=False)
+    site = _build_site(results, out)
     print(site)
     return 0
 
@@ -302,16 +314,30 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from benchkit.results import RecordError, load_record
+    from benchkit.errors import UsageError
+    from benchkit.validation import check_file, scan_results
 
-    bad = 0
-    for path in args.files:
-        try:
-            load_record(path)
-            print(f"{path}: ok")
-        except RecordError as exc:
+    checked = bad = 0
+    for target in args.files:
+        checks = scan_results(target, strict=args.strict) if target.is_dir() else [check_file(target,
+                                                                                             strict=args.strict)]
+        before = checked
+        for check in checks:
+            checked += 1
+            if check.ok:
+                print(f"{check.path}: ok")
+                continue
             bad += 1
-            print(str(exc), file=sys.stderr)
+            if not check.is_record:
+                print(f"{check.path}: {check.problems[0]}", file=sys.stderr)
+                continue
+            print(f"{check.path}: invalid result record:", file=sys.stderr)
+            for problem in check.problems:
+                print(f"  - {problem}", file=sys.stderr)
+        if checked == before:
+            raise UsageError(f"{target}: no *.json files in this folder")
+    print(f"{checked - bad} of {checked} file(s) valid" + (" (schema only)" if not args.strict else ""),
+          file=sys.stderr)
     return 1 if bad else 0
 
 
@@ -330,14 +356,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from benchkit.leaderboard import show_text
 
-    print(show_text(_results_dir(args.results), dataset=args.dataset, setting=args.setting, metric=args.metric))
+    results = _folder_arg(_results_dir(args.results), "--results")
+    print(show_text(results, dataset=args.dataset, setting=args.setting, metric=args.metric))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from benchkit.leaderboard import compare_text
 
-    print(compare_text(_results_dir(args.results), args.a, args.b, dataset=args.dataset, setting=args.setting,
+    results = _folder_arg(_results_dir(args.results), "--results")
+    print(compare_text(results, args.a, args.b, dataset=args.dataset, setting=args.setting,
                        metric=args.metric))
     return 0
 
@@ -368,18 +396,27 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from benchkit.errors import BenchkitError, PluginError, UsageError
+    from benchkit.terminal import escaped_output
 
-    try:
-        return COMMANDS[args.command](args)
-    except (UsageError, PluginError) as exc:
-        print(f"benchkit {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except BenchkitError as exc:
-        print(f"benchkit {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("benchkit: interrupted; finished jobs are kept, run again to resume", file=sys.stderr)
-        return 130
+    with escaped_output():  # record fields and file names may hold terminal control sequences
+        try:
+            return COMMANDS[args.command](args)
+        except (UsageError, PluginError) as exc:
+            print(f"benchkit {args.command}: {exc}", file=sys.stderr)
+            return 2
+        except BenchkitError as exc:
+            print(f"benchkit {args.command}: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("benchkit: interrupted; finished jobs are kept, run again to resume", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # output piped into a command that stopped reading (`| head`): end quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())  # no second error at exit
+            return 0
+        except OSError as exc:  # a path the user gave cannot be read or written
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"benchkit {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":
