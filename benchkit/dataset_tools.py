@@ -1,7 +1,8 @@
 """What ``benchkit datasets {list,info,verify,prepare}`` does: dataset metadata, locating copies, checking them.
 
-Metadata lives in ``datasets_meta/<name>.json`` (one file per dataset, validated by `DatasetMeta`); set
-``BENCHKIT_DATASETS_META`` to read it from elsewhere. Copies of real datasets live under a data root (``--data-root``
+Metadata is one JSON file per dataset, validated by `DatasetMeta`, shipped by the dataset's plugin as package data
+(``DatasetSpec.meta_file``); set ``BENCHKIT_DATASETS_META`` to read ``<name>.json`` files from another folder.
+Copies of real datasets live under a data root (``--data-root``
 or ``$BENCHKIT_DATA``), one folder per dataset named like the dataset, laid out as the original download; ``--root``
 points at one copy directly. No network is used: a missing copy gets a message saying where to put it and where to
 download it.
@@ -19,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from benchkit.errors import BenchkitError, DataError, UsageError
 
-META_DIR = Path(__file__).resolve().parents[1] / "datasets_meta"
 COUNT_FIELDS = ("train", "validation", "test_normal", "test_anomalous")
 
 
@@ -88,15 +88,23 @@ class DatasetMeta(_Strict):
         return self
 
 
-def meta_dir() -> Path:
-    env = os.environ.get("BENCHKIT_DATASETS_META")
-    return Path(env) if env else META_DIR
+def meta_path(name: str, folder: Path | None = None) -> Path:
+    """The metadata file of a dataset: ``<folder>/<name>.json`` when a folder is given (or
+    ``$BENCHKIT_DATASETS_META`` is set), else the file the dataset's plugin ships (``DatasetSpec.meta_file``)."""
+    folder = folder or (Path(os.environ["BENCHKIT_DATASETS_META"]) if os.environ.get("BENCHKIT_DATASETS_META") else None)
+    if folder is not None:
+        return Path(folder) / f"{name}.json"
+    spec = _spec(name)
+    if spec.meta_file is None:
+        raise DataError(None, f"dataset {name!r}: its plugin ships no metadata file",
+                        "set DatasetSpec.meta_file to a JSON file shipped as package data")
+    return Path(spec.meta_file)
 
 
 def load_meta(name: str, folder: Path | None = None) -> DatasetMeta:
-    path = (folder or meta_dir()) / f"{name}.json"
+    path = meta_path(name, folder)
     if not path.is_file():
-        raise DataError(path, f"no metadata file for dataset {name!r}", "add datasets_meta/<name>.json")
+        raise DataError(path, f"no metadata file for dataset {name!r}", "ship <name>.json with the dataset's plugin")
     try:
         meta = DatasetMeta.model_validate(json.loads(path.read_text()))
     except (json.JSONDecodeError, ValidationError) as exc:
@@ -198,7 +206,7 @@ def _index_all(dataset, category: str, problems: list[str]) -> dict[str, list]:
 def verify(name: str, root: str | Path, *, deep: bool = True,
            progress: Callable[[str], None] | None = None) -> list[str]:
     """Every problem of a copy, all at once: missing categories, missing or unreadable files, counts that differ
-    from ``datasets_meta``. ``deep`` loads every sample (slow on large copies but finds corrupt files). Empty list:
+    from the dataset's metadata. ``deep`` loads every sample (slow on large copies but finds corrupt files). Empty list:
     the copy is complete and readable."""
     root = Path(root)
     if not root.is_dir():

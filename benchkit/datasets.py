@@ -83,6 +83,9 @@ class DatasetSpec:
     embedded: bool = False  # generates its own data: no download, always available
     homepage: str = ""
     categories: Sequence[str] = field(default=())
+    #: The dataset's metadata JSON (`benchkit.dataset_tools.DatasetMeta`: categories, counts, licence, citation,
+    #: downloads), shipped as package data of the plugin's distribution so that installed wheels carry it.
+    meta_file: Path | None = None
     #: Categories the zero-shot literature trains on in one-vs-rest (one model per category, tested on all others)
     #: and cross-dataset (as the source), e.g. MVTec 3D-AD: cookie, carrot, dowel (PointAD, MVP-PCLIP).
     zero_shot_train_categories: tuple[str, ...] = ()

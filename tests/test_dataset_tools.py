@@ -49,7 +49,7 @@ def test_synthetic_meta_matches_the_generators():
 
 
 def test_meta_validation_catches_inconsistent_sums(tmp_path):
-    data = json.loads((dt.META_DIR / "real3d-ad.json").read_text())
+    data = json.loads((dt.meta_path("real3d-ad")).read_text())
     data["counts"]["shell"]["test_normal"] = 51
     (tmp_path / "real3d-ad.json").write_text(json.dumps(data))
     with pytest.raises(DataError, match="test_normal: categories sum to 603 but totals say 604"):
@@ -75,7 +75,7 @@ def test_missing_copy_says_where_to_put_and_download(tmp_path):
 
 def _tiny_meta(tmp_path, name, counts, categories):
     """A copy of the real metadata whose counts describe the tiny test copy."""
-    data = json.loads((dt.META_DIR / f"{name}.json").read_text())
+    data = json.loads((dt.meta_path(name)).read_text())
     data["categories"] = list(categories)
     data["counts"] = {c: counts for c in categories}
     data["defect_types"] = {}

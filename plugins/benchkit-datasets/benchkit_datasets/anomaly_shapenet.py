@@ -14,16 +14,12 @@ from typing import ClassVar
 
 from benchkit import DatasetSpec, hookimpl
 
+from benchkit_datasets import meta
 from benchkit_datasets.points import PointCloudDataset
 
 # The 40 classes of Anomaly-ShapeNet v2, as listed by two independent public loaders (AnomalyCLIP-style
 # `shapenet_classes()` and R3D-AD's `all_shapenetad_cates`), which agree.
-CATEGORIES = (
-    "ashtray0", "bag0", "bottle0", "bottle1", "bottle3", "bowl0", "bowl1", "bowl2", "bowl3", "bowl4", "bowl5",
-    "bucket0", "bucket1", "cap0", "cap3", "cap4", "cap5", "cup0", "cup1", "eraser0", "headset0", "headset1",
-    "helmet0", "helmet1", "helmet2", "helmet3", "jar0", "microphone0", "shelf0", "tap0", "tap1", "vase0", "vase1",
-    "vase2", "vase3", "vase4", "vase5", "vase7", "vase8", "vase9",
-)
+CATEGORIES = meta.categories("anomaly-shapenet")
 NORMAL_NAMES = ("positive", "good")
 HOMEPAGE = "https://github.com/Chopper-233/Anomaly-ShapeNet"
 
@@ -62,4 +58,5 @@ def register_datasets(register):
         modalities=frozenset({"points"}),
         homepage=HOMEPAGE,
         categories=CATEGORIES,
+        meta_file=meta.path("anomaly-shapenet"),
     ))

@@ -25,11 +25,10 @@ import numpy as np
 
 from benchkit import ANOMALOUS, NORMAL, DataError, DatasetSpec, Sample, SampleRef, hookimpl
 
-from benchkit_datasets import io
+from benchkit_datasets import io, meta
 from benchkit_datasets.organized import OrganizedDataset
 
-CATEGORIES = ("CandyCane", "ChocolateCookie", "ChocolatePraline", "Confetto", "GummyBear", "HazelnutTruffle",
-              "LicoriceSandwich", "Lollipop", "Marshmallow", "PeppermintCandy")
+CATEGORIES = meta.categories("eyecandies")
 HOMEPAGE = "https://eyecan-ai.github.io/eyecandies/"
 FOCAL_LENGTH = 711.11
 SPLIT_FOLDERS = {"train": "train", "validation": "val", "test": "test_public"}
@@ -190,6 +189,7 @@ def register_datasets(register):
         modalities=frozenset({"points", "xyz", "rgb"}),
         homepage=HOMEPAGE,
         categories=CATEGORIES,
+        meta_file=meta.path("eyecandies"),
         # zero-shot one-vs-rest / cross-dataset training categories: PointAD README and train.sh (zqhang/PointAD)
         zero_shot_train_categories=("PeppermintCandy", "LicoriceSandwich", "Confetto"),
     ))

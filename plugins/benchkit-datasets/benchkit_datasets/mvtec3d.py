@@ -15,10 +15,10 @@ import numpy as np
 
 from benchkit import ANOMALOUS, NORMAL, DataError, DatasetSpec, Sample, SampleRef, hookimpl
 
-from benchkit_datasets import io
+from benchkit_datasets import io, meta
 from benchkit_datasets.organized import OrganizedDataset
 
-CATEGORIES = ("bagel", "cable_gland", "carrot", "cookie", "dowel", "foam", "peach", "potato", "rope", "tire")
+CATEGORIES = meta.categories("mvtec3d")
 HOMEPAGE = "https://www.mvtec.com/company/research/datasets/mvtec-3d-ad"
 GOOD = "good"
 
@@ -132,6 +132,7 @@ def register_datasets(register):
         modalities=frozenset({"points", "xyz", "rgb"}),
         homepage=HOMEPAGE,
         categories=CATEGORIES,
+        meta_file=meta.path("mvtec3d"),
         # zero-shot one-vs-rest / cross-dataset training categories: PointAD README and train.sh (zqhang/PointAD)
         zero_shot_train_categories=("cookie", "carrot", "dowel"),
     ))

@@ -14,10 +14,10 @@ from typing import ClassVar
 
 from benchkit import DatasetSpec, hookimpl
 
+from benchkit_datasets import meta
 from benchkit_datasets.points import PointCloudDataset
 
-CATEGORIES = ("airplane", "candybar", "car", "chicken", "diamond", "duck", "fish", "gemstone", "seahorse", "shell",
-              "starfish", "toffees")
+CATEGORIES = meta.categories("real3d-ad")
 HOMEPAGE = "https://github.com/M-3LAB/Real3D-AD"
 
 
@@ -54,6 +54,7 @@ def register_datasets(register):
         modalities=frozenset({"points"}),
         homepage=HOMEPAGE,
         categories=CATEGORIES,
+        meta_file=meta.path("real3d-ad"),
         # zero-shot one-vs-rest / cross-dataset training categories: PointAD README and train.sh (zqhang/PointAD)
         zero_shot_train_categories=("shell", "starfish", "seahorse"),
     ))

@@ -9,6 +9,8 @@ from benchkit import DatasetSpec, hookimpl
 from benchkit_synthetic.generate_pc import PC_GENERATOR_VERSION, PCConfig
 from benchkit_synthetic.generate_rgbd import RGBD_GENERATOR_VERSION, RGBDConfig
 
+META = Path(__file__).resolve().parent / "meta"  # metadata files (package data), checked against the generators by tests
+
 
 def _synthetic_pc(root: Path, **options):
     from benchkit_synthetic.datasets import SyntheticPC
@@ -33,6 +35,7 @@ def register_datasets(register):
         modalities=frozenset({"points"}),
         embedded=True,
         categories=PCConfig.categories,
+        meta_file=META / "synthetic-pc.json",
         # zero-shot training categories, picked to mirror Real3D-AD's (shell, starfish, seahorse)
         zero_shot_train_categories=("soap", "starfish", "blob"),
     ))
@@ -45,6 +48,7 @@ def register_datasets(register):
         modalities=frozenset({"points", "xyz", "rgb"}),
         embedded=True,
         categories=RGBDConfig.categories,
+        meta_file=META / "synthetic-rgbd.json",
         # zero-shot training categories, picked to mirror MVTec 3D-AD's (cookie, carrot, dowel)
         zero_shot_train_categories=("cookie", "fruit", "cable"),
     ))
