@@ -1,0 +1,233 @@
+"""Multi-view rendering of point clouds for zero-shot 3D methods (PointAD, MVP-PCLIP), with the pixel-to-point
+correspondence that carries 2-D anomaly maps back to the points.
+
+PointAD (zqhang/PointAD, multi_view/multiview_mvtec.py) renders with open3d's ``Visualizer`` in a 1024 x 1024
+window: uniform grey 0.7 points with estimated normals, lit, white background, drawn as squares of a per-category
+point size, then resized to 336 x 336; each point's pixel comes from ``cv2.projectPoints`` with the visualizer's
+pinhole camera, and a z-buffer over point centres decides which points a view sees. ``Visualizer`` needs a display,
+which benchkit's machines do not have, so this module is a documented z-buffered projection with the same
+ingredients, in numpy:
+
+- Camera: pinhole with open3d ``ViewControl``'s default 60 degree field of view, looking at the cloud's
+  bounding-box centre from +z, at the distance where the bounding sphere just fills the image.
+- Views: rotations of the cloud about that centre (`POINTAD_VIEWS`: the paper's 9 angles per dataset).
+- Shading: Lambert with a head light, ``grey * (ambient + (1 - ambient) * |n . view|)``, white background.
+- Splats: each point covers a ``point_size`` x ``point_size`` square of pixels; the nearest splat wins a pixel.
+  PointAD's point sizes (6-12 px in a 1024 window) suit its dense clouds; ``point_size=None`` chooses the size
+  from the cloud's point spacing so that sparse clouds (synthetic-pc's 3,000 points) render as closed surfaces.
+  Rendering happens at the output size directly, not at 1024 then resized.
+- Visibility (`Views.visible`): a point is seen in a view when its depth is within reach of the rendered depth at
+  its pixel: ``visibility_tolerance`` (default one point spacing) plus a splat's reach times the surface's depth
+  change per pixel (from its normal), since a neighbour's splat may hold the pixel. PointAD's z-buffer holds point
+  centres only, which is the same on its dense clouds; on sparse ones most centres have a pixel of their own and
+  the back of the object would count as seen, so the splatted surface is used.
+- Back-projection (`Views.back_project`): a point's value is the mean, over the views that see it, of the map at its
+  pixel. A point seen by no view borrows the visibility flags of its nearest seen point and reads the maps at its
+  own pixels (PointAD's ``generate_is_seen_for_point_in_each_view``, there by flattened grid index, here by
+  3-D distance, which also serves unorganized clouds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: (x, y, z) rotation angles in degrees of PointAD's 9 views per dataset (zqhang/PointAD multi_view/ scripts).
+def _xy_views(xs: Sequence[float], ys: Sequence[float]) -> tuple[tuple[float, float, float], ...]:
+    return tuple((float(x), 0.0, 0.0) for x in xs) + tuple((0.0, float(y), 0.0) for y in ys)
+
+
+POINTAD_VIEWS: dict[str, tuple[tuple[float, float, float], ...]] = {
+    "mvtec3d": _xy_views((-45, -15, 0, 15, 45), (-30, -15, 15, 30)),
+    "eyecandies": _xy_views((-30, -15, 0, 10, 20), (-30, -15, 15, 30)),
+    "real3d-ad": _xy_views((-144, -108, -72, -36, 0, 36, 72, 108, 144), ()),
+}
+#: PointAD's rendered image size (CLIP ViT-L/14@336px input).
+POINTAD_IMAGE_SIZE = 336
+#: open3d ViewControl's default field of view.
+DEFAULT_FOV_DEG = 60.0
+
+
+def rotation_matrix(x_deg: float, y_deg: float, z_deg: float = 0.0) -> np.ndarray:
+    """R = Rz @ Ry @ Rx for angles in degrees (open3d's ``get_rotation_matrix_from_xyz`` order)."""
+    x, y, z = np.radians([x_deg, y_deg, z_deg])
+    rx = np.array([[1, 0, 0], [0, np.cos(x), -np.sin(x)], [0, np.sin(x), np.cos(x)]])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rz = np.array([[np.cos(z), -np.sin(z), 0], [np.sin(z), np.cos(z), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def view_rotations(angles: Sequence[Sequence[float]]) -> np.ndarray:
+    """(V, 3, 3) rotations from (x, y[, z]) angle triples in degrees."""
+    return np.stack([rotation_matrix(*a) for a in angles])
+
+
+@dataclass
+class Views:
+    """V renderings of one N-point cloud and how they map to its points."""
+
+    images: np.ndarray  # (V, S, S) float32 shaded grey in [0, 1]; background 1 (white)
+    depth: np.ndarray  # (V, S, S) float32 distance along the view axis; inf on the background
+    point_index: np.ndarray  # (V, S, S) int64 index of the point whose splat holds the pixel; -1 on the background
+    pixels: np.ndarray  # (V, N, 2) int64 (row, column) of each point's centre, clipped to the image
+    visible: np.ndarray  # (V, N) bool: the view sees the point (see the module docstring)
+    points: np.ndarray  # (N, 3) the rendered cloud (after ``flip_x``), for the fill-in of unseen points
+
+    @property
+    def size(self) -> int:
+        return int(self.images.shape[-1])
+
+    def rgb(self) -> np.ndarray:
+        """The renderings as (V, S, S, 3) uint8 images, for image backbones."""
+        grey = np.clip(np.round(self.images * 255), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+
+    def sample(self, maps: np.ndarray) -> np.ndarray:
+        """(V, N, ...) values of per-view maps (V, S, S, ...) at each point's pixel."""
+        maps = np.asarray(maps)
+        if maps.shape[:3] != self.images.shape:
+            raise ValueError(f"maps of shape {maps.shape} do not match {self.images.shape} renderings")
+        views = np.arange(len(maps))[:, None]
+        return maps[views, self.pixels[..., 0], self.pixels[..., 1]]
+
+    def seen(self) -> np.ndarray:
+        """(V, N) visibility with PointAD's fill-in: a point no view sees takes its nearest seen point's flags."""
+        flags = self.visible.copy()
+        unseen = ~flags.any(axis=0)
+        if unseen.any() and (~unseen).any():
+            nearest = self._nearest_seen(unseen)
+            flags[:, unseen] = flags[:, nearest]
+        elif unseen.all():
+            flags[:] = True
+        return flags
+
+    def back_project(self, maps: np.ndarray) -> np.ndarray:
+        """(N, ...) per-point values: the mean over the views that see a point of ``maps`` (V, S, S, ...) there."""
+        values = self.sample(maps).astype(np.float64)
+        flags = self.seen().astype(np.float64).reshape(self.visible.shape + (1,) * (values.ndim - 2))
+        return ((values * flags).sum(axis=0) / np.maximum(flags.sum(axis=0), 1.0)).astype(np.float32)
+
+    def _nearest_seen(self, unseen: np.ndarray) -> np.ndarray:
+        from benchkit_components.neighbours import knn
+
+        seen_idx = np.flatnonzero(~unseen)
+        _, nearest = knn(self.points[seen_idx], self.points[unseen], 1)
+        return seen_idx[nearest[:, 0]]
+
+
+def _normals(points: np.ndarray, max_nn: int) -> np.ndarray:
+    from benchkit_components.fpfh import _o3d, to_open3d
+
+    cloud = to_open3d(points)
+    cloud.estimate_normals(_o3d().geometry.KDTreeSearchParamKNN(knn=max_nn))
+    return np.asarray(cloud.normals, dtype=np.float64)
+
+
+def render_views(
+    points: np.ndarray,
+    rotations: np.ndarray | Sequence[Sequence[float]] = POINTAD_VIEWS["mvtec3d"],
+    *,
+    image_size: int = POINTAD_IMAGE_SIZE,
+    point_size: int | None = None,
+    normals: np.ndarray | None = None,
+    normal_max_nn: int = 50,
+    fov_deg: float = DEFAULT_FOV_DEG,
+    grey: float = 0.7,
+    ambient: float = 0.25,
+    flip_x: bool = False,
+    visibility_tolerance: float | None = None,
+) -> Views:
+    """Render an N x 3 cloud from each view (``rotations``: (V, 3, 3) matrices or (x, y[, z]) degree triples).
+
+    ``normals``: per-point normals for shading (default: open3d estimates them from ``normal_max_nn`` neighbours,
+    PointAD uses 50). ``flip_x``: rotate by 180 degrees about x first (PointAD's ``matrix_x(pi)``, which turns an
+    organized scan's camera frame, z away from the sensor, to face the renderer's camera).
+    """
+    from benchkit_components.fpfh import mean_spacing
+
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 3 or len(points) < 2:
+        raise ValueError(f"render_views needs an N x 3 cloud with at least two points, got shape {points.shape}")
+    rotations = np.asarray(rotations, dtype=np.float64)
+    if rotations.ndim == 2:
+        rotations = view_rotations(rotations)
+    if normals is None:
+        normals = _normals(points, normal_max_nn)
+    normals = np.asarray(normals, dtype=np.float64)
+    normals = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    if flip_x:
+        flip = rotation_matrix(180.0, 0.0)
+        points, normals = points @ flip.T, normals @ flip.T
+    centre = (points.min(axis=0) + points.max(axis=0)) / 2
+    local = points - centre
+    radius = float(np.linalg.norm(local, axis=1).max()) or 1.0
+    half_fov = np.radians(fov_deg) / 2
+    distance = radius / np.sin(half_fov)
+    focal = (image_size / 2) / np.tan(half_fov)
+    spacing = mean_spacing(points)
+    if point_size is None:  # splats a little wider than the projected spacing close the surface
+        point_size = max(1, int(np.ceil(2.0 * spacing * focal / (distance - radius / 2))))
+    tolerance = spacing if visibility_tolerance is None else visibility_tolerance
+    n, s = len(points), image_size
+    images = np.ones((len(rotations), s, s), np.float32)
+    depth = np.full((len(rotations), s, s), np.inf, np.float32)
+    index = np.full((len(rotations), s, s), -1, np.int64)
+    pixels = np.zeros((len(rotations), n, 2), np.int64)
+    visible = np.zeros((len(rotations), n), bool)
+    offsets = np.arange(point_size) - point_size // 2
+    dr, dc = (a.ravel() for a in np.meshgrid(offsets, offsets, indexing="ij"))
+    for v, rot in enumerate(rotations):
+        p = local @ rot.T
+        z = distance - p[:, 2]  # the camera sits at +distance on z, looking toward -z
+        col = focal * p[:, 0] / z + s / 2
+        row = s / 2 - focal * p[:, 1] / z
+        r0, c0 = np.floor(row).astype(np.int64), np.floor(col).astype(np.int64)
+        pixels[v, :, 0], pixels[v, :, 1] = np.clip(r0, 0, s - 1), np.clip(c0, 0, s - 1)
+        facing = np.abs(normals @ rot.T[:, 2])
+        shade = grey * (ambient + (1 - ambient) * facing)
+        # splats: every (point, offset) pair; the nearest wins each pixel
+        rr, cc = (r0[:, None] + dr).ravel(), (c0[:, None] + dc).ravel()
+        owner = np.repeat(np.arange(n), len(dr))
+        inside = (rr >= 0) & (rr < s) & (cc >= 0) & (cc < s)
+        flat, owner = rr[inside] * s + cc[inside], owner[inside]
+        order = np.lexsort((z[owner], flat))
+        flat, owner = flat[order], owner[order]
+        first = np.ones(len(flat), bool)
+        first[1:] = flat[1:] != flat[:-1]
+        flat, owner = flat[first], owner[first]
+        index[v].flat[flat] = owner
+        depth[v].flat[flat] = z[owner]
+        images[v].flat[flat] = shade[owner]
+        # a neighbour's splat may cover the point's pixel; on a slanted surface its depth differs by up to a splat's
+        # reach in pixels times the surface's depth change per pixel
+        slope = np.minimum(np.sqrt(np.maximum(1 - facing**2, 0)) / np.maximum(facing, 1e-6), 3.0)
+        reach = tolerance + (point_size / 2 + 1) * (z / focal) * slope
+        visible[v] = z <= depth[v, pixels[v, :, 0], pixels[v, :, 1]] + reach
+    return Views(images=images, depth=depth, point_index=index, pixels=pixels, visible=visible, points=points)
+
+
+def organized_points(xyz: np.ndarray, valid: np.ndarray | None = None,
+                     size: int | None = POINTAD_IMAGE_SIZE) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The points PointAD renders from an organized scan: the cloud resized to ``size`` x ``size`` with nearest
+    sampling (None keeps it), then its valid (non-zero) points. Returns (points, flat grid indices of those points,
+    grid shape), so per-point values go back onto the grid with `to_grid`."""
+    from benchkit_components.grid import resize_nearest
+
+    xyz = np.asarray(xyz)
+    if valid is None:
+        valid = np.any(xyz != 0, axis=-1)
+    if size is not None:
+        xyz, valid = resize_nearest(xyz, size), resize_nearest(np.asarray(valid), size)
+    flat = np.flatnonzero(valid.reshape(-1) & np.any(xyz.reshape(-1, 3) != 0, axis=1))
+    return xyz.reshape(-1, 3)[flat].astype(np.float64), flat, tuple(xyz.shape[:2])
+
+
+def to_grid(values: np.ndarray, flat: np.ndarray, shape: tuple[int, int], fill: float | None = None) -> np.ndarray:
+    """Per-point values laid onto an organized grid (``flat`` from `organized_points`); other pixels get ``fill``
+    (default: the minimum value, so they never look anomalous)."""
+    values = np.asarray(values, dtype=np.float32)
+    out = np.full(shape[0] * shape[1], values.min() if fill is None else fill, np.float32)
+    out[flat] = values
+    return out.reshape(shape)

@@ -1,0 +1,105 @@
+"""Multi-view rendering: shapes whose renderings are known, views that move points where they must, and maps that
+go to points and back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchkit_components.rendering import (
+    POINTAD_VIEWS,
+    organized_points,
+    render_views,
+    rotation_matrix,
+    to_grid,
+)
+
+
+def sphere(n: int = 6000, radius: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Points spread evenly over a sphere (Fibonacci lattice), normals = the points themselves."""
+    i = np.arange(n) + 0.5
+    phi, theta = np.arccos(1 - 2 * i / n), np.pi * (1 + 5**0.5) * i
+    return radius * np.stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)], axis=1)
+
+
+def test_a_sphere_fills_the_image_as_a_disc_at_the_known_depth():
+    points = sphere(20000)
+    views = render_views(points, [(0, 0, 0)], image_size=96, normals=points, point_size=3)
+    covered = views.point_index[0] >= 0
+    rows, cols = np.indices(covered.shape) + 0.5
+    inside = np.hypot(rows - 48, cols - 48) < 48 - 3
+    outside = np.hypot(rows - 48, cols - 48) > 48 + 2  # a splat reaches one pixel past its point
+    assert covered[inside].mean() == 1.0 and not covered[outside].any()
+    # the camera sits where the sphere just fills a 60 degree view: distance r / sin(30 deg) = 2r, the front at r
+    assert views.depth[0][48, 48] == pytest.approx(1.0, abs=0.02)
+    # head-light Lambert shading: brightest where the surface faces the camera, darker towards the rim
+    assert views.images[0][48, 48] == pytest.approx(0.7, abs=0.01) and views.images[0][48, 4] < 0.65
+    # from 2r away the camera sees the cap z > r/2 (a quarter of the sphere): the middle of it, never the back
+    assert views.visible[0][points[:, 2] > 0.7].all() and not views.visible[0][points[:, 2] < 0.3].any()
+    assert 0.15 < views.visible[0].mean() < 0.26
+
+
+def test_views_rotate_the_cloud_about_its_centre():
+    points = sphere(3000)
+    target = np.array([np.sqrt(0.5), 0.0, np.sqrt(0.5)])  # front right, facing the camera
+    mark = np.argmin(np.linalg.norm(points - target, axis=1))
+    views = render_views(points, [(0, 0, 0), (0, 90, 0)], image_size=64, normals=points)
+    # column = focal * x / depth + 32 with focal = 32 / tan(30 deg) and depth = 2r - z
+    x, _, z = points[mark]
+    assert views.pixels[0, mark, 1] == int(32 / np.tan(np.radians(30)) * x / (2 - z) + 32)
+    assert abs(views.pixels[0, mark, 0] - 32) <= 2  # the middle row
+    assert views.visible[0, mark] and not views.visible[1, mark]  # a quarter turn about y sends it to the back
+    assert rotation_matrix(0, 90) @ target == pytest.approx([target[2], 0, -target[0]])
+
+
+def test_pointad_views_are_nine_per_dataset():
+    assert {name: len(v) for name, v in POINTAD_VIEWS.items()} == {"mvtec3d": 9, "eyecandies": 9, "real3d-ad": 9}
+    assert POINTAD_VIEWS["mvtec3d"][0] == (-45.0, 0.0, 0.0) and POINTAD_VIEWS["real3d-ad"][-1] == (144.0, 0.0, 0.0)
+
+
+def test_back_projection_round_trip():
+    points = sphere(4000)
+    views = render_views(points, POINTAD_VIEWS["mvtec3d"], image_size=128, normals=points)
+    # a map painted with each pixel's owner's value comes back as that value on every point seen
+    values = points[:, 0] + 2 * points[:, 1]
+    painted = np.where(views.point_index >= 0, values[views.point_index], 0.0)
+    back = views.back_project(painted)
+    seen = views.visible.any(axis=0)
+    assert seen.mean() > 0.4  # the MVTec views look at the front half from within 45 degrees
+    error = np.abs(back[seen] - values[seen])  # a point's pixel may belong to a neighbour's splat: small errors
+    assert np.median(error) < 0.1 and np.quantile(error, 0.95) < 0.2 and np.ptp(values) > 4  # spacing ~0.056
+    # a constant per view comes back as the mean over the views that see the point
+    constants = np.arange(len(views.images), dtype=float)
+    flat = np.broadcast_to(constants[:, None, None], views.images.shape)
+    flags = views.seen()
+    assert views.back_project(flat) == pytest.approx((flags * constants[:, None]).sum(0) / flags.sum(0), abs=1e-5)
+
+
+def test_points_no_view_sees_borrow_the_nearest_seen_points_views():
+    points = np.concatenate([sphere(3000), [[0.0, 0.0, 0.95]]])  # one point just inside the front of the sphere
+    normals = points / np.linalg.norm(points, axis=1, keepdims=True)
+    views = render_views(points, [(0, 0, 0), (0, 180, 0)], image_size=96, normals=normals,
+                         visibility_tolerance=0.01)
+    inner = len(points) - 1
+    assert not views.visible[:, inner].any()
+    nearest = np.argmin(np.linalg.norm(points[:-1] - points[inner], axis=1))
+    assert (views.seen()[:, inner] == views.visible[:, nearest]).all()
+
+
+def test_organized_scans_render_their_valid_points_and_values_go_back_to_the_grid():
+    xyz = np.zeros((20, 30, 3))
+    yy, xx = np.indices((20, 30))
+    xyz[5:15, 5:25] = np.stack([xx, yy, np.full_like(xx, 50)], axis=-1)[5:15, 5:25] * 0.01
+    points, flat, shape = organized_points(xyz, size=None)
+    assert shape == (20, 30) and len(points) == 200 and (points == xyz.reshape(-1, 3)[flat]).all()
+    grid = to_grid(points[:, 0], flat, shape, fill=-1.0)
+    assert grid[5:15, 5:25] == pytest.approx(xyz[5:15, 5:25, 0]) and (grid[:5] == -1).all()
+    resized, flat, shape = organized_points(xyz, size=40)
+    assert shape == (40, 40) and len(resized) == 20 * 27  # source rows 5-14 -> 20 rows, columns 5-24 -> 27
+    views = render_views(resized, [(0, 0, 0)], image_size=64, flip_x=True)
+    assert (views.point_index[0] >= 0).mean() > 0.2  # the scan faces the camera after PointAD's flip
+
+
+def test_bad_input_names_the_shape():
+    with pytest.raises(ValueError, match="N x 3"):
+        render_views(np.zeros((5, 2)))
