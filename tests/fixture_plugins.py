@@ -62,7 +62,8 @@ class TinyPoints(Dataset):
 
 
 class NNDistance(Detector):
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, k: int = 1, seed: int = 0) -> None:
+        self.k = k  # score = mean distance to the k nearest training points
         self.seed = seed
 
     def fit(self, samples):
@@ -75,7 +76,8 @@ class NNDistance(Detector):
         tree = cKDTree(self.bank_)
         out = []
         for s in samples:
-            d, _ = tree.query(s.point_cloud())
+            d, _ = tree.query(s.point_cloud(), k=self.k)
+            d = d if d.ndim == 1 else d.mean(axis=1)
             out.append(Prediction(float(d.max()), s.scatter(d)))
         return out
 
