@@ -22,12 +22,16 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 pip() { .venv/bin/python -m pip -q --disable-pip-version-check "$@"; }
 
-# A CPU build of torch: plain 'torch' from PyPI is a multi-GB CUDA build. 2.13.0 is the CPU wheel that these
-# machines keep locally; elsewhere the PyTorch CPU index is tried, and plain PyPI last.
-if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  pip install "torch==2.13.0" 2>/dev/null \
-    || pip install torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null \
-    || pip install torch
+# torch with a matching torchvision (timm and open_clip need torchvision). 2.14.1 / 0.29.1 lie on these machines'
+# disks (pip finds them there, no download). Elsewhere, set BENCHKIT_TORCH_INDEX to PyTorch's CPU wheel index
+# (https://download.pytorch.org/whl/cpu) to get the small CPU build instead of PyPI's default CUDA build; the CUDA
+# build also runs on the CPU. Whichever build is installed, records name it (provenance.packages.torch).
+if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
+  if [ -n "${BENCHKIT_TORCH_INDEX:-}" ]; then
+    pip install torch torchvision --index-url "$BENCHKIT_TORCH_INDEX"
+  else
+    pip install "torch==2.14.1" "torchvision==0.29.1" || pip install torch torchvision
+  fi
 fi
 
 args=(-e ".${extras}")
