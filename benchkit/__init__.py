@@ -10,6 +10,8 @@ from benchkit.datasets import MODALITIES, Dataset, DatasetSpec
 from benchkit.detectors import Detector, DetectorSpec, Prediction
 from benchkit.errors import BenchkitError, DataError, MissingWeightsError, SkipJob
 from benchkit.executors import Executor, ExecutorSpec
+from benchkit import feature_cache
+from benchkit.feature_cache import cached_features
 from benchkit.hookspecs import hookimpl
 from benchkit.paths import cache_dir, weights_dir
 from benchkit.sample import ANOMALOUS, NORMAL, Sample, SampleRef
@@ -57,7 +59,9 @@ __all__ = [
     "Tokens",
     "build_backbone",
     "cache_dir",
+    "cached_features",
     "find_weights",
+    "feature_cache",
     "hookimpl",
     "parse_record",
     "rng",
