@@ -1,14 +1,20 @@
-"""Result records -> pandas tables: one row per (dataset, setting, detector, weights).
+"""Result records -> pandas tables: one row per `KEY` (what produced a result, on which benchmark section).
 
 Rules (the leaderboard and ``benchkit show`` rely on them):
-- A row is one detector on one dataset under one setting; runs with randomly initialised backbones form their own
-  row (``weights == "random-init"``) and are never averaged with pretrained runs.
-- Per-category values are the mean (and sample std) over seeds. The mean over categories is computed per seed and
+- A row is one detector at one version, with one set of backbones and one weights kind, on one dataset under one
+  setting. Versions are never mixed in a row: rows of a detector version older than the newest one in the same
+  (dataset, setting) are ``stale``: kept and shown apart, never ranked. Runs with randomly initialised backbones
+  (``weights == "random-init"``, decided by the harness from the weights it loaded) form their own row, are never
+  averaged with pretrained runs and never ranked against them (they get no rank at all).
+- ``weights_files`` counts the distinct pretrained weight files (by SHA-256) among a row's runs: more than one
+  means the row mixes checkpoints.
+- Per-category values are the mean over seeds, with the sample std only when the seeds differ: seeds that are
+  identical copies (a deterministic detector, `benchkit.stats.seed_copies`) count as one (``seed_copies``). The mean over categories is computed per seed and
   then averaged over seeds, and ONLY when every category of the dataset has a value for every seed of the row and
   no record came from an incomplete dataset copy; otherwise the row is ``incomplete`` and has no mean (a mean over
   a subset of categories is not comparable, the mistake MTEB had to fix). Records' own ``mean`` entries are ignored.
-- Ranks (1 = best; every metric here is higher-is-better) are over the rows with a mean, per (dataset, setting,
-  metric). Reported paper numbers never enter these tables.
+- Ranks (1 = best; every metric here is higher-is-better) are over the current (not stale), not random-init rows
+  with a mean, per (dataset, setting, metric). Reported paper numbers never enter these tables.
 - Failed and skipped jobs stay visible: `Summary.jobs` lists every record with its status and reason, and rows
   count them.
 - When a (category, seed) was run twice, the newest record (provenance timestamp) wins.
@@ -24,10 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchkit.results import Record
-from benchkit.stats import mean_std, record_intervals
+from packaging.version import InvalidVersion, Version
 
-KEY = ["dataset", "setting", "detector", "weights"]
+from benchkit.metrics import parse_aupro
+from benchkit.results import Record
+from benchkit.stats import mean_std, record_intervals, seed_copies
+
+#: A result's identity: which detector (name with backbone variant, version, backbones built, weights kind) on which
+#: benchmark section. Rows, values, jobs and ranks are keyed by it.
+KEY = ["dataset", "setting", "detector", "detector_version", "backbone", "weights"]
 #: Efficiency fields aggregated per row: the median over the row's ok jobs.
 EFFICIENCY_FIELDS = ("throughput_per_s", "latency_ms_median", "latency_ms_p95", "peak_rss_mb", "peak_gpu_mb",
                      "parameters", "fit_seconds", "memory_bank_bytes", "flops_per_sample")
@@ -36,7 +47,32 @@ METRIC_ORDER = ("i_auroc", "i_aupr", "p_auroc", "p_aupr", "aupro@0.3", "aupro@0.
 
 
 def metric_sort_key(metric: str) -> tuple[int, str]:
-    return (METRIC_ORDER.index(metric), "") if metric in METRIC_ORDER else (len(METRIC_ORDER), metric)
+    """Display order: `METRIC_ORDER`, each legacy AU-PRO variant right after its exact metric, then the rest."""
+    base, _, legacy = metric.partition("/")
+    try:
+        known = base in METRIC_ORDER and (not legacy or parse_aupro(metric) is not None)
+    except ValueError:  # a malformed AU-PRO name sorts with the unknown ones
+        known = False
+    return (METRIC_ORDER.index(base), legacy) if known else (len(METRIC_ORDER), metric)
+
+
+def version_key(version: str) -> tuple:
+    """Order of detector versions: PEP 440 when the version parses, else the plain string (after every PEP 440)."""
+    try:
+        return (0, Version(version), "")
+    except InvalidVersion:
+        return (1, Version("0"), version)
+
+
+def backbone_label(rec: Record) -> str:
+    """The backbones a job built (by name, sorted), '' when none; part of the result's identity."""
+    return "+".join(sorted({b.name for b in getattr(rec, "backbones", [])}))
+
+
+def identity(rec: Record) -> tuple:
+    """The record's `KEY` values."""
+    j = rec.job
+    return (j.dataset, j.setting, j.detector, j.detector_version, backbone_label(rec), rec.weights or "none")
 
 
 @dataclass
@@ -113,7 +149,7 @@ def _newest(records: Iterable[tuple[Path | None, Record]]) -> list[tuple[Path | 
     """Keep the newest record per (KEY, category, seed)."""
     best: dict[tuple, tuple[Path | None, Record]] = {}
     for path, rec in records:
-        k = (rec.job.dataset, rec.job.setting, rec.job.detector, rec.weights, rec.job.category, rec.job.seed)
+        k = (*identity(rec), rec.job.category, rec.job.seed)
         if k not in best or rec.provenance.timestamp >= best[k][1].provenance.timestamp:
             best[k] = (path, rec)
     return list(best.values())
@@ -134,8 +170,7 @@ def summarize(
     job_rows = []
     for path, rec in pairs:
         j = rec.job
-        job_rows.append(dict(dataset=j.dataset, setting=j.setting, detector=j.detector, weights=rec.weights or "none",
-                             category=j.category, seed=j.seed, status=rec.status, reason=_reason(rec),
+        job_rows.append(dict(zip(KEY, identity(rec)), category=j.category, seed=j.seed, status=rec.status, reason=_reason(rec),
                              incomplete=rec.incomplete, device=rec.provenance.device,
                              path=str(path) if path else "", **{f: getattr(rec.efficiency, f) for f in EFFICIENCY_FIELDS}))
     jobs = pd.DataFrame(job_rows, columns=[*KEY, "category", "seed", "status", "reason", "incomplete", "device", "path",
@@ -144,7 +179,12 @@ def summarize(
     # per (KEY) -> metric -> category -> seed -> value; and the interval of single-seed values
     grouped: dict[tuple, list[Record]] = {}
     for rec in recs:
-        grouped.setdefault((rec.job.dataset, rec.job.setting, rec.job.detector, rec.weights or "none"), []).append(rec)
+        grouped.setdefault(identity(rec), []).append(rec)
+    newest_version: dict[tuple, str] = {}
+    for d, st, det, version, *_ in grouped:
+        current = newest_version.get((d, st, det))
+        if current is None or version_key(version) > version_key(current):
+            newest_version[(d, st, det)] = version
 
     row_dicts, value_rows = [], []
     for key, group in sorted(grouped.items()):
@@ -168,11 +208,13 @@ def summarize(
                             ivs.setdefault(metric, {})[cat] = rec_iv[cat][metric]
         full = cats.get(dataset, [])
         flagged_incomplete = any(r.incomplete for r in group)
+        copies = bool(seed_copies(ok))  # identical seeds: no spread to report, and one seed's interval holds
         complete_metrics = []
         for metric, by_cat in per.items():
             for cat, by_seed in by_cat.items():
                 m, s, n = mean_std(by_seed.values())
-                iv = ivs.get(metric, {}).get(cat) if n == 1 else None
+                s = None if copies else s
+                iv = ivs.get(metric, {}).get(cat) if n == 1 or copies else None
                 value_rows.append(dict(zip(KEY, key), metric=metric, category=cat, mean=m, std=s, n_seeds=n,
                                        ci_lo=iv[0] if iv else None, ci_hi=iv[1] if iv else None))
             complete = bool(full) and not flagged_incomplete and ok_seeds == seeds and all(
@@ -181,12 +223,15 @@ def summarize(
                 complete_metrics.append(metric)
                 per_seed = [np.mean([by_cat[c][sd] for c in full]) for sd in ok_seeds]
                 m, s, n = mean_std(per_seed)
-                value_rows.append(dict(zip(KEY, key), metric=metric, category="mean", mean=m, std=s, n_seeds=n,
-                                       ci_lo=None, ci_hi=None))
+                value_rows.append(dict(zip(KEY, key), metric=metric, category="mean", mean=m,
+                                       std=None if copies else s, n_seeds=n, ci_lo=None, ci_hi=None))
         present = {c for by_cat in per.values() for c in by_cat}
         eff = {f: _median([getattr(r.efficiency, f) for r in ok]) for f in EFFICIENCY_FIELDS}
         row_dicts.append(dict(
             zip(KEY, key),
+            stale=key[3] != newest_version[key[:3]], seed_copies=copies,
+            weights_files=len({files for r in ok if (files := tuple(sorted((b.name, b.sha256) for b in r.backbones
+                                                                             if b.sha256)))}),
             seeds=",".join(map(str, seeds)), n_seeds=len(ok_seeds),
             incomplete=(not per) or len(complete_metrics) < len(per),
             copy_incomplete=flagged_incomplete,
@@ -197,15 +242,17 @@ def summarize(
             configs=len({r.job.config_hash for r in group}),
             **eff,
         ))
-    rows = pd.DataFrame(row_dicts, columns=[*KEY, "seeds", "n_seeds", "incomplete", "copy_incomplete", "missing",
+    rows = pd.DataFrame(row_dicts, columns=[*KEY, "stale", "seed_copies", "weights_files", "seeds", "n_seeds", "incomplete", "copy_incomplete", "missing",
                                             "n_jobs", "n_ok", "n_failed", "n_skipped", "device", "configs",
                                             *EFFICIENCY_FIELDS])
     values = pd.DataFrame(value_rows, columns=[*KEY, "metric", "category", "mean", "std", "n_seeds", "ci_lo", "ci_hi"])
     values["rank"] = np.nan
-    is_mean = values.category == "mean"
-    if is_mean.any():
-        values.loc[is_mean, "rank"] = (values[is_mean].groupby(["dataset", "setting", "metric"])["mean"]
-                                       .rank(ascending=False, method="min"))
+    ranked = {tuple(r[k] for k in KEY) for r in row_dicts if not r["stale"] and r["weights"] != "random-init"}
+    eligible = (values.category == "mean") & pd.Series([tuple(v) in ranked for v in values[KEY].itertuples(index=False)],
+                                                       index=values.index, dtype=bool)
+    if eligible.any():
+        values.loc[eligible, "rank"] = (values[eligible].groupby(["dataset", "setting", "metric"])["mean"]
+                                        .rank(ascending=False, method="min"))
     return Summary(rows=rows, values=values, jobs=jobs, categories=cats)
 
 
@@ -219,9 +266,10 @@ def summarize_dir(results_dir: str | Path, expected: Mapping[str, Sequence[str]]
 
 
 def wide(summary: Summary, dataset: str, setting: str, metric: str) -> pd.DataFrame:
-    """Per-category table of one metric: index = (detector, weights), columns = mean then the categories."""
+    """Per-category table of one metric: index = the row identity (detector, version, backbone, weights), columns =
+    mean then the categories."""
     v = summary.values
     v = v[(v.dataset == dataset) & (v.setting == setting) & (v.metric == metric)]
-    table = v.pivot_table(index=["detector", "weights"], columns="category", values="mean", aggfunc="first")
+    table = v.pivot_table(index=KEY[2:], columns="category", values="mean", aggfunc="first")
     cols = [c for c in ["mean", *summary.categories.get(dataset, [])] if c in table.columns or c == "mean"]
     return table.reindex(columns=cols)

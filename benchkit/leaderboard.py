@@ -279,28 +279,15 @@ def _label(r: dict) -> str:
 def compare_text(
     results_dir: str | Path, a: str, b: str, *, dataset: str, setting: str, metric: str = "i_auroc"
 ) -> str:
-    """Paired Wilcoxon comparison of detectors ``a`` and ``b`` over matched (category, seed) pairs."""
-    from benchkit.stats import compare
+    """Paired comparison of detectors ``a`` and ``b`` (`benchkit.comparison`: Wilcoxon over categories, paired
+    bootstrap over test samples)."""
+    from benchkit.comparison import compare, comparable_runs, format_comparison
 
     recs = [r for _, r in load_records(results_dir) if r.job.dataset == dataset and r.job.setting == setting]
-    # runs with a randomly initialised backbone are a different configuration: left out unless there is nothing else
-    def runs(name: str) -> list:
-        mine = [r for r in recs if r.job.detector == name]
-        return [r for r in mine if r.weights != "random-init"] or mine
-
-    ra, rb = runs(a), runs(b)
+    ra, rb = comparable_runs(recs, a), comparable_runs(recs, b)
     missing = [name for name, rs in ((a, ra), (b, rb)) if not rs]
     if missing:
         known = sorted({r.job.detector for r in recs})
         return (f"no records of {', '.join(missing)} on {dataset} / {setting} under {results_dir}; "
                 f"detectors there: {', '.join(known) or 'none'}")
-    res = compare(ra, rb, metric)
-    lines = [f"{a} vs {b} on {dataset} / {setting}, metric {metric}: {res.message}"]
-    if res.pairs:
-        rows = [[c, str(s), f"{100 * va:.1f}", f"{100 * vb:.1f}", f"{100 * (va - vb):+.1f}"] for c, s, va, vb in res.pairs]
-        lines.append(_text_table(["category", "seed", a, b, "a - b"], rows, {1, 2, 3, 4}))
-        lines.append(f"mean difference (a - b): {100 * res.mean_difference:+.2f} points")
-    if res.p_value is not None:
-        lines.append(f"Wilcoxon signed-rank W = {res.statistic:g}, two-sided p = {res.p_value:.4g}; "
-                     f"matched-pairs rank-biserial r = {res.rank_biserial:+.3f} (positive: {a} better)")
-    return "\n".join(lines)
+    return format_comparison(compare(ra, rb, metric), a, b, f"{dataset} / {setting}")

@@ -1,4 +1,6 @@
-"""Statistics over result records: spread over seeds, bootstrap intervals over test samples, paired comparisons.
+"""Statistics over result records: spread over seeds, seeds that are copies, bootstrap intervals over test samples.
+
+The paired comparison of two detectors built on these lives in `benchkit.comparison`.
 
 Bootstrap (what is resampled and why)
 -------------------------------------
@@ -25,7 +27,6 @@ Intervals are percentile intervals (2.5 % and 97.5 % quantiles of the replicates
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -239,37 +240,36 @@ def record_intervals(record: Any, *, n_boot: int = 1000, seed: int = 0) -> dict[
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# paired comparison
+# seeds of one configuration (used by benchkit.aggregate and benchkit.comparison)
 
 
-@dataclass
-class Comparison:
-    metric: str
-    pairs: list[tuple[str, int, float, float]]  # (category, seed, value a, value b)
-    statistic: float | None  # Wilcoxon W: the smaller of the positive- and negative-rank sums (scipy's convention)
-    p_value: float | None
-    rank_biserial: float | None  # matched-pairs rank-biserial correlation, in [-1, 1]; > 0: a better than b
-    mean_difference: float | None  # mean of (a - b)
-    message: str
-
-    @property
-    def n_pairs(self) -> int:
-        return len(self.pairs)
-
-
-def _values_by_pair(records: Iterable[Any], metric: str) -> dict[tuple[str, int], float]:
-    """(category, seed) -> value for every ok record; multi-category records contribute each category."""
-    out: dict[tuple[str, int], float] = {}
+def newest_per_seed(records: Iterable[Any]) -> list[Any]:
+    """One record per (category, seed): the newest by provenance timestamp (a rerun replaces an older result)."""
+    best: dict[tuple[str, int], Any] = {}
     for rec in records:
+        key = (rec.job.category, rec.job.seed)
+        if key not in best or rec.provenance.timestamp >= best[key].provenance.timestamp:
+            best[key] = rec
+    return list(best.values())
+
+
+def seed_copies(records: Iterable[Any]) -> list[int]:
+    """The seeds of these ok records (one configuration) when there are at least two and every seed gave exactly
+    the same results (every metric of every category, and every per-sample score): a deterministic detector, whose
+    extra seeds add no information. Otherwise []."""
+    by_seed: dict[int, dict[tuple, float | None]] = {}
+    for rec in newest_per_seed(records):
         if rec.status != "ok":
             continue
+        out = by_seed.setdefault(rec.job.seed, {})
         for cat, by_metric in rec.metrics.items():
-            if cat == "mean":
-                continue
-            value = by_metric.get(metric)
-            if value is not None and np.isfinite(value):
-                out[(cat, rec.job.seed)] = float(value)
-    return out
+            if cat != "mean":
+                out.update({("metric", cat, m): v for m, v in by_metric.items()})
+        out.update({("sample", s.category, s.id): s.score for s in rec.samples})
+    if len(by_seed) < 2:
+        return []
+    first, *rest = by_seed.values()
+    return sorted(by_seed) if all(other == first for other in rest) else []
 
 
 def rank_biserial(differences: Sequence[float]) -> float | None:
@@ -284,29 +284,3 @@ def rank_biserial(differences: Sequence[float]) -> float | None:
     ranks = rankdata(np.abs(d))
     r_plus, r_minus = ranks[d > 0].sum(), ranks[d < 0].sum()
     return float((r_plus - r_minus) / (r_plus + r_minus))
-
-
-def compare(records_a: Iterable[Any], records_b: Iterable[Any], metric: str = "i_auroc") -> Comparison:
-    """Wilcoxon signed-rank test of a against b over matched (category, seed) pairs of one metric."""
-    from scipy.stats import wilcoxon
-
-    a, b = _values_by_pair(records_a, metric), _values_by_pair(records_b, metric)
-    keys = sorted(set(a) & set(b))
-    pairs = [(cat, seed, a[(cat, seed)], b[(cat, seed)]) for cat, seed in keys]
-    diffs = np.array([va - vb for _, _, va, vb in pairs])
-    if not pairs:
-        return Comparison(metric, [], None, None, None, None,
-                          f"no matched (category, seed) pairs with metric {metric!r}: the two sets of results share "
-                          f"no category and seed")
-    mean_diff = float(diffs.mean())
-    if np.all(diffs == 0):
-        return Comparison(metric, pairs, None, None, None, mean_diff,
-                          f"{len(pairs)} matched pairs, all identical: no difference to test")
-    res = wilcoxon(diffs)  # two-sided; exact distribution for small samples without ties, normal otherwise
-    effect = rank_biserial(diffs)
-    if len(pairs) < MIN_PAIRS:
-        message = (f"only {len(pairs)} matched (category, seed) pairs: a two-sided Wilcoxon test cannot reach "
-                   f"p < 0.05 with fewer than {MIN_PAIRS}; add categories or seeds before drawing conclusions")
-    else:
-        message = f"{len(pairs)} matched (category, seed) pairs"
-    return Comparison(metric, pairs, float(res.statistic), float(res.pvalue), effect, mean_diff, message)

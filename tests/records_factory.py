@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchkit.results import (Counts, Efficiency, ErrorInfo, JobInfo, Provenance, Record, SampleScore, config_hash,
+from benchkit.results import (BackboneUse, Counts, Efficiency, ErrorInfo, JobInfo, Provenance, Record, SampleScore, config_hash,
                               write_record)
 
 CATS = ["a", "b", "c"]
@@ -12,8 +12,9 @@ CATS = ["a", "b", "c"]
 
 def make_record(detector="det", category="a", seed=0, values=None, *, dataset="toy", setting="one-model-one-class",
                 status="ok", weights="none", incomplete=False, error=None, throughput=10.0, samples=True,
-                timestamp="2026-01-01T00:00:00"):
-    """One job. ``values``: {category: {metric: value}}; default: the job's category with an i_auroc."""
+                timestamp="2026-01-01T00:00:00", version="1", backbones=()):
+    """One job. ``values``: {category: {metric: value}}; default: the job's category with an i_auroc.
+    ``backbones``: (name, weights kind) pairs the job built."""
     if values is None:
         values = {category: {"i_auroc": 0.8}} if status == "ok" else {}
     cats = [c for c in values if c != "mean"] or ([category] if category != "all" else CATS)
@@ -21,16 +22,18 @@ def make_record(detector="det", category="a", seed=0, values=None, *, dataset="t
     if samples and status == "ok":
         for c in cats:
             smp += samples_with_auroc(c, values[c]["i_auroc"]) if "i_auroc" in values[c] else []
-    config = {"detector": {"name": detector, "version": "1"}, "dataset": {"name": dataset, "version": "1"},
+    config = {"detector": {"name": detector, "version": version}, "dataset": {"name": dataset, "version": "1"},
               "setting": {"name": setting}, "category": category, "seed": seed}
     return Record(
         benchkit_version="0.1.0",
-        job=JobInfo(detector=detector, detector_version="1", dataset=dataset, dataset_version="1", setting=setting,
+        job=JobInfo(detector=detector, detector_version=version, dataset=dataset, dataset_version="1", setting=setting,
                     category=category, seed=seed, config=config, config_hash=config_hash(config)),
         status=status,
         error=ErrorInfo(type="SkipJob" if status == "skipped" else "RuntimeError", message=error or "boom")
         if status != "ok" else None,
         weights=weights, incomplete=incomplete,
+        backbones=[BackboneUse(name=n, version="1", kind="point-groups", weights=w,
+                               sha256="ab" * 32 if w == "pretrained" else None) for n, w in backbones],
         counts={c: Counts(train=4, test_normal=N_PER_CLASS, test_anomalous=N_PER_CLASS) for c in cats},
         metrics=values if status == "ok" else {},
         efficiency=Efficiency(throughput_per_s=throughput, latency_ms_median=1000 / throughput, peak_rss_mb=512.0,

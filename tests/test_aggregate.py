@@ -66,13 +66,62 @@ def test_expected_categories_fall_back_to_every_category_seen():
     assert not _row(s, "x").incomplete and _row(s, "y").incomplete
 
 
-def test_ranks_only_complete_rows_random_init_kept_separate():
+def test_ranks_only_complete_rows_random_init_kept_separate_and_unranked():
     s = summarize(scenario(), EXPECTED)
     means = s.values[(s.values.category == "mean") & (s.values.metric == "i_auroc")
                      & (s.values.setting == "one-model-one-class")]
     ranks = {(r.detector, r.weights): r.rank for r in means.itertuples()}
-    assert ranks == {("good", "none"): 1, ("<script>alert(1)</script>", "none"): 2, ("good", "random-init"): 3}
+    assert ranks.pop(("good", "random-init")) != ranks.pop(("good", "random-init"), None)  # NaN: never ranked
+    assert ranks == {("good", "none"): 1, ("<script>alert(1)</script>", "none"): 2}
     assert _val(s, "good", "a", weights="random-init")["mean"] == pytest.approx(0.5)
+
+
+def test_versions_give_separate_rows_older_ones_stale_and_unranked():
+    recs = [make_record("d", c, 0, {c: {"i_auroc": 0.6}}, version="0.1") for c in CATS]
+    recs += [make_record("d", c, 0, {c: {"i_auroc": 0.7}}, version="0.2", timestamp="2025-01-01T00:00:00")
+             for c in CATS]  # older timestamps do not make a newer version stale
+    recs += [make_record("d", c, 0, {c: {"i_auroc": 0.9}}, version="0.10") for c in CATS[:1]]  # 0.10 > 0.2
+    s = summarize(recs, EXPECTED)
+    rows = {r.detector_version: r for r in s.rows.itertuples()}
+    assert set(rows) == {"0.1", "0.2", "0.10"}
+    assert rows["0.1"].stale and rows["0.2"].stale and not rows["0.10"].stale
+    means = s.values[s.values.category == "mean"]
+    assert {r.detector_version: r.mean for r in means.itertuples()} == pytest.approx({"0.1": 0.6, "0.2": 0.7})
+    assert means["rank"].isna().all()  # the current version (0.10) is incomplete; stale rows are never ranked
+
+
+def test_random_init_never_overwrites_or_outranks_pretrained():
+    pre = [make_record("m", c, 0, {c: {"i_auroc": 0.7}}, weights="pretrained", backbones=[("point-mae", "pretrained")])
+           for c in CATS]
+    rnd = [make_record("m", c, 0, {c: {"i_auroc": 0.95}}, weights="random-init", timestamp="2026-03-01T00:00:00",
+                       backbones=[("point-mae", "random-init")]) for c in CATS]
+    s = summarize(pre + rnd, EXPECTED)
+    rows = {r.weights: r for r in s.rows.itertuples()}
+    assert set(rows) == {"pretrained", "random-init"} and rows["pretrained"].backbone == "point-mae"
+    assert rows["pretrained"].weights_files == 1 and rows["random-init"].weights_files == 0
+    means = {r.weights: r for r in s.values[s.values.category == "mean"].itertuples()}
+    assert means["pretrained"].mean == pytest.approx(0.7) and means["pretrained"].rank == 1
+    assert means["random-init"].mean == pytest.approx(0.95) and means["random-init"].rank != means["random-init"].rank
+
+
+def test_identical_seeds_report_no_spread():
+    recs = [make_record("det", c, seed, {c: {"i_auroc": 0.7}}) for c in CATS for seed in (0, 1, 2)]
+    s = summarize(recs, EXPECTED)
+    row = _row(s, "det")
+    assert row.seed_copies and row.n_seeds == 3
+    assert _val(s, "det", "a")["std"] is None and _val(s, "det", "mean")["std"] is None
+    assert _val(s, "det", "a")["ci_lo"] is not None  # one seed's interval holds for its copies
+    recs[0] = make_record("det", "a", 0, {"a": {"i_auroc": 0.8}})
+    s = summarize(recs, EXPECTED)
+    assert not _row(s, "det").seed_copies and _val(s, "det", "a")["std"] > 0
+
+
+def test_legacy_metrics_sort_after_their_exact_metric():
+    from benchkit.aggregate import metric_sort_key
+    names = ["zzz", "aupro@0.01/legacy100", "aupro@0.3/legacy99", "aupro@0.3", "i_auroc", "aupro@0.3/legacy100",
+             "aupro@0.3/legacy1"]
+    assert sorted(names, key=metric_sort_key) == ["i_auroc", "aupro@0.3", "aupro@0.3/legacy100", "aupro@0.3/legacy99",
+                                                  "aupro@0.01/legacy100", "aupro@0.3/legacy1", "zzz"]
 
 
 def test_failed_and_skipped_jobs_stay_visible():
@@ -101,4 +150,4 @@ def test_single_seed_values_carry_bootstrap_intervals_and_wide_table(tmp_path):
     assert v["ci_lo"] < v["ci_hi"]
     table = wide(s, "toy", "one-model-one-class", "i_auroc")
     assert list(table.columns) == ["mean", *CATS]
-    assert table.loc[("good", "none"), "b"] == pytest.approx(0.81)
+    assert table.loc[("good", "1", "", "none"), "b"] == pytest.approx(0.81)

@@ -91,7 +91,7 @@ def test_show_and_compare_text(tmp_path):
     per_cat = show_text(res, setting="unified", metric="i_auroc", expected=EXPECTED)
     assert "uni" in per_cat and "60.0" in per_cat and "one-model-one-class" not in per_cat
     cmp = compare_text(res, "good", "<script>alert(1)</script>", dataset="toy", setting="one-model-one-class")
-    assert "only 3 matched" in cmp and "+25.0" in cmp  # 0.90 (seed 0, pretrained, not random-init) vs 0.65
+    assert "only 3 categories" in cmp and "+25.0" in cmp  # 0.90 (seed 0, pretrained, not random-init) vs 0.65
     assert "no records of nobody" in compare_text(res, "good", "nobody", dataset="toy", setting="one-model-one-class")
 
 

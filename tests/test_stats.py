@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.stats import rankdata, wilcoxon
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from benchkit import stats
@@ -98,33 +97,3 @@ def test_bootstrap_with_maps_gives_pixel_intervals():
     assert "p_aupr" not in stats.bootstrap_intervals(labels, scores, ["c"] * 16, gts, maps, n_boot=50)["c"]
     with pytest.raises(ValueError):
         stats.bootstrap_intervals(labels, scores, ["c"] * 16, gts, None)
-
-
-def test_compare_matches_scipy_wilcoxon_and_rank_biserial():
-    a_vals = [0.91, 0.85, 0.77, 0.95, 0.66, 0.88, 0.72, 0.81]
-    b_vals = [0.89, 0.80, 0.79, 0.90, 0.60, 0.86, 0.65, 0.70]
-    cats = [f"c{i}" for i in range(4)]
-    recs_a = [_record("a", cats[i % 4], i // 4, v) for i, v in enumerate(a_vals)]
-    recs_b = [_record("b", cats[i % 4], i // 4, v) for i, v in enumerate(b_vals)]
-    recs_b.append(_record("b", "c9", 0, 0.5))  # unmatched: ignored
-    recs_a.append(_record("a", "c8", 0, 0.0, status="failed"))  # failed: ignored
-    res = stats.compare(recs_a, recs_b)
-    d = np.array(a_vals) - np.array(b_vals)
-    ref = wilcoxon(d)
-    assert res.n_pairs == 8
-    assert res.statistic == pytest.approx(ref.statistic) and res.p_value == pytest.approx(ref.pvalue)
-    ranks = rankdata(np.abs(d))
-    expected_r = (ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum()
-    assert res.rank_biserial == pytest.approx(expected_r)
-    assert res.mean_difference == pytest.approx(d.mean())
-    assert "cannot reach" not in res.message
-
-
-def test_compare_warns_with_few_pairs_and_handles_no_pairs():
-    recs_a = [_record("a", f"c{i}", 0, 0.8 + i / 100) for i in range(4)]
-    recs_b = [_record("b", f"c{i}", 0, 0.7) for i in range(4)]
-    res = stats.compare(recs_a, recs_b)
-    assert res.n_pairs == 4 and "only 4 matched" in res.message and "cannot reach p < 0.05" in res.message
-    assert res.rank_biserial == 1.0
-    none = stats.compare(recs_a, [_record("b", "other", 0, 0.7)])
-    assert none.n_pairs == 0 and none.p_value is None and "no matched" in none.message
