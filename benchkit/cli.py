@@ -21,7 +21,22 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers, e.g. 0,1,2 (got {text!r})") from None
 
 
+def _positive(flag: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{flag} takes a positive number (got {text!r})")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from benchkit.executors import DEFAULT_TIMEOUT
+
     p = argparse.ArgumentParser(prog="benchkit", description="Benchmark 3D and RGB+3D industrial anomaly detectors.")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -38,7 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=None,
                      help="jobs run at the same time (default: one per CPU core, each with one thread)")
     run.add_argument("--executor", default="local", help="where jobs run (see `benchkit list executors`)")
+    run.add_argument("--executor-option", action="append", default=[], metavar="KEY=VALUE",
+                     help="option of the executor (repeatable), e.g. partition=gpu for --executor slurm")
     run.add_argument("--threads", type=int, help="threads per job (default: CPU cores / workers)")
+    run.add_argument("--timeout", type=_positive("--timeout"), default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                     help=f"wall time per job; a job past it is ended and recorded as failed, the run goes on "
+                          f"(default {DEFAULT_TIMEOUT:g} s = {DEFAULT_TIMEOUT / 3600:g} h)")
+    run.add_argument("--max-memory", type=_positive("--max-memory"), metavar="MB",
+                     help="resident memory per job (the job's processes together); a job over it is ended and "
+                          "recorded as failed (default: no limit)")
     run.add_argument("--data-root", type=Path, help="folder with one subfolder per real dataset ($BENCHKIT_DATA)")
     run.add_argument("--dataset-option", action="append", default=[], metavar="DATASET.KEY=VALUE",
                      help="reader option of one dataset, e.g. mvtec3d.remove_background=true (repeatable; VALUE "
@@ -52,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="device for torch detectors and backbones: cpu or cuda[:N]")
     run.add_argument("--allow-random-init", action="store_true",
                      help="let detectors whose pretrained weights are missing run randomly initialized (flagged)")
+    run.add_argument("--no-feature-cache", action="store_true",
+                     help="compute frozen backbone features in every job instead of reusing them from "
+                          "$BENCHKIT_CACHE/features (same as BENCHKIT_FEATURE_CACHE=off)")
     run.add_argument("--no-site", action="store_true", help="do not rebuild the leaderboard site afterwards")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -118,7 +144,7 @@ def _json_or_text(text: str) -> object:
         return text
 
 
-def parse_params(items: list[str]) -> dict[str, object]:
+def parse_params(items: list[str], flag: str = "--param") -> dict[str, object]:
     """``["epochs=3", "guidance=false"]`` -> ``{"epochs": 3, "guidance": False}``."""
     from benchkit.errors import UsageError
 
@@ -126,7 +152,7 @@ def parse_params(items: list[str]) -> dict[str, object]:
     for item in items:
         key, eq, text = item.partition("=")
         if not eq or not key.strip():
-            raise UsageError(f"--param {item!r}: write KEY=VALUE, e.g. --param epochs=3")
+            raise UsageError(f"{flag} {item!r}: write KEY=VALUE, e.g. {flag} epochs=3")
         params[key.strip()] = _json_or_text(text)
     return params
 
@@ -210,8 +236,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.workers = os.cpu_count() or 1
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.no_feature_cache:
+        os.environ["BENCHKIT_FEATURE_CACHE"] = "off"  # job processes inherit it
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads {args.threads}: give at least 1 thread per job")
+    if args.data_root is not None and not args.data_root.is_dir():
+        raise UsageError(f"--data-root {args.data_root}: no such folder (it holds one subfolder per dataset, e.g. "
+                         f"{args.data_root / 'mvtec3d'})")
+    for name in dataset_options:
+        if name not in registry.datasets:
+            raise UsageError(f"--dataset-option {name}.KEY=VALUE: no dataset {name!r}; known: "
+                             f"{', '.join(sorted(registry.datasets))}")
     executor = registry.get("executors", args.executor)
-    results = _results_dir(args.results)
+    results = _folder_arg(_results_dir(args.results), "--results", must_exist=False)
     planner = Planner(
         registry, results, data_root=args.data_root, allow_random_init=args.allow_random_init,
         dataset_options=dataset_options, detector_params=params,
@@ -221,14 +258,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings is None:  # --all: every setting, cross-dataset ones paired over the datasets found
         found = list(planner.available_datasets(datasets))
         settings = [n for spec in registry.settings.values() for n in spec.run_names(found)]
+    if not args.all and len(planner.available_datasets(datasets)) < len(set(datasets)):
+        raise UsageError("; ".join(planner.notes))  # asked for by name: a dataset without a copy is an error
     jobs, skipped = planner.expand(detectors, datasets, settings, seeds, category=args.category)
     for note in planner.notes:
         print(f"benchkit: {note}", file=sys.stderr)
     print(f"benchkit: {len(jobs)} jobs, {sum(s.status == 'skipped' for s in skipped)} incompatible combinations "
           f"recorded as skipped; results in {results}", file=sys.stderr)
-    summary = run_jobs(jobs, skipped, args.executor, args.workers, registry, progress=not args.quiet)
+    summary = run_jobs(jobs, skipped, args.executor, args.workers, registry, progress=not args.quiet,
+                       timeout=args.timeout, max_memory_mb=args.max_memory,
+                       executor_options=parse_params(args.executor_option, flag="--executor-option"))
+    for note in summary.notes:
+        print(f"benchkit: {note}", file=sys.stderr)
     print(f"benchkit: {summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped, "
-          f"{summary.cached} already done", file=sys.stderr)
+          f"{summary.cached} already done" + (f", {summary.elsewhere} left to another run" if summary.elsewhere
+                                              else ""), file=sys.stderr)
     for line in summary.failures:
         print(f"  failed: {line}", file=sys.stderr)
     if not args.no_site:

@@ -9,21 +9,26 @@ on. Scoring happens here, in the driver's process, which runs no detector code (
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchkit import __version__, provenance
+from benchkit.claims import Claims
 from benchkit.datasets import Dataset
+from benchkit.executors import DEFAULT_TIMEOUT
 from benchkit.jobs import Job, NotRun
 from benchkit.plugins import Registry, get_registry
-from benchkit.results import (BackboneUse, Efficiency, ErrorInfo, Provenance, Record, RecordError, SampleScore,
-                              load_record, write_record)
+from benchkit.results import BackboneUse, Efficiency, ErrorInfo, Provenance, Record, SampleScore, write_record
 from benchkit.scoring import sample_counts, score_metrics, score_predictions
 from benchkit.stats import bootstrap_intervals
+from benchkit.thumbnails import save_job_thumbnails
 from benchkit.worker import WorkerResult, execute_job
 
 
@@ -33,7 +38,9 @@ class Summary:
     failed: int = 0
     skipped: int = 0
     cached: int = 0
+    elsewhere: int = 0  # claimed by another run into the same results folder, left to it
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -63,6 +70,7 @@ def make_record(job: Job, status: str, *, error: ErrorInfo | None = None, device
               registry.owner.get(("datasets", job.dataset))}
     prov = provenance.collect(threads=job.threads if threads is None else threads, device=device,
                               executor=job.executor, extra_packages=tuple(sorted(o for o in owners if o)))
+    prov["detector_plugin"] = provenance.plugin_ref(registry.owner.get(("detectors", job.detector.partition(":")[0])))
     return Record(benchkit_version=__version__, job=job.info, status=status, error=error,
                   incomplete=job.incomplete, provenance=Provenance(**prov), **fields)
 
@@ -89,6 +97,7 @@ class _Scorer:
             return make_record(job, result.status, error=ErrorInfo(**result.error), efficiency=eff, **common)
         try:
             scored = score_predictions(job, self.reader(job), job.plan.test, result.predictions)
+            save_job_thumbnails(job.record_path, self.reader(job), job.plan.test, result.predictions.maps)
             return make_record(
                 job, "ok", counts=sample_counts(job.plan, scored), metrics=score_metrics(scored),
                 intervals=bootstrap_intervals(scored.labels, scored.scores, scored.categories, scored.gts,
@@ -103,17 +112,20 @@ class _Scorer:
 
 
 def _crash_record(job: Job, crash: str) -> Record:
-    return make_record(job, "failed", device="unknown", error=ErrorInfo(type="WorkerCrash", message=crash))
+    kind = getattr(crash, "kind", "WorkerCrash")  # a `benchkit.executors.Crash`, or a plain string
+    return make_record(job, "failed", device="unknown", error=ErrorInfo(type=kind, message=str(crash)))
 
 
 def _up_to_date(path: str | Path, digest: str) -> str | None:
-    """Status of an existing record for the same config (ok/skipped only), else None."""
-    try:
-        record = load_record(path)
-    except RecordError:
+    """Status of an existing record for the same config (ok/skipped only) that passes the strict checks of
+    `benchkit.validation` (a tampered or broken record is run again), else None."""
+    from benchkit.validation import check_file
+
+    if not os.path.exists(path):
         return None
-    if record.job.config_hash == digest and record.status in ("ok", "skipped"):
-        return record.status
+    check = check_file(path)
+    if check.ok and check.record.job.config_hash == digest and check.record.status in ("ok", "skipped"):
+        return check.record.status
     return None
 
 
@@ -130,8 +142,71 @@ def set_thread_env(threads: int) -> None:
         os.environ[var] = str(threads)
 
 
+class Stopped(KeyboardInterrupt):
+    """The driver got SIGTERM or SIGHUP: handled like Ctrl-C (jobs ended, finished records kept)."""
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM (schedulers, `timeout`) and SIGHUP (a closed terminal) unwind the driver like Ctrl-C, so the
+    executor ends its workers on the way out instead of leaving them running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise Stopped(f"stopped by {signal.Signals(signum).name}")
+
+    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.signal(s, stop) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _fold_duplicates(jobs: Sequence[Job], summary: Summary) -> list[Job]:
+    """One job per record: the same job asked for twice (a repeated seed or detector) runs once."""
+    seen: dict[str, Job] = {}
+    for job in jobs:
+        first = seen.setdefault(job.record_path, job)
+        if first is not job and first.config_hash != job.config_hash:
+            summary.notes.append(f"{job.describe()}: asked for twice with different configurations; the first is run")
+    return list(seen.values())
+
+
+def build_executor(registry: Registry, name: str, workers: int, options: dict[str, Any] | None = None):
+    """The named executor with its options (``--executor-option``); an option its factory does not take is a usage
+    error naming the valid ones."""
+    import inspect
+
+    from benchkit.errors import UsageError
+
+    spec = registry.get("executors", name)
+    options = dict(options or {})
+    try:
+        params = inspect.signature(spec.factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if options and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            valid = sorted(set(params) - {"workers", "self"})
+            raise UsageError(f"--executor-option {', '.join(unknown)}: not an option of executor {name}; "
+                             f"valid: {', '.join(valid) or 'none'}")
+    try:
+        return spec.factory(workers=workers, **options)
+    except TypeError as exc:
+        raise UsageError(f"--executor-option for executor {name}: {exc}") from None
+
+
 def run_jobs(jobs: Sequence[Job], not_run: Sequence[NotRun], executor_name: str, workers: int,
-             registry: Registry | None = None, progress: bool = True) -> Summary:
+             registry: Registry | None = None, progress: bool = True, *, timeout: float | None = DEFAULT_TIMEOUT,
+             max_memory_mb: float | None = None, executor_options: dict[str, Any] | None = None) -> Summary:
+    """Run the jobs not already done and write their records. ``timeout`` (seconds) and ``max_memory_mb`` are per
+    job; a job past them is ended and recorded as failed. Jobs another run into the same folder holds are left to
+    it (``Summary.elsewhere``)."""
     registry = registry or get_registry()
     summary = Summary()
     for item in not_run:
@@ -141,7 +216,7 @@ def run_jobs(jobs: Sequence[Job], not_run: Sequence[NotRun], executor_name: str,
         _write_not_run(item)
         summary.count(item.status, f"{item.info.detector} on {item.info.dataset} ({item.info.setting}): {item.reason}")
     todo = []
-    for job in jobs:
+    for job in _fold_duplicates(jobs, summary):
         if _up_to_date(job.record_path, job.config_hash):
             summary.cached += 1
         else:
@@ -149,18 +224,42 @@ def run_jobs(jobs: Sequence[Job], not_run: Sequence[NotRun], executor_name: str,
     if not todo:
         return summary
     set_thread_env(todo[0].threads)
-    executor = registry.get("executors", executor_name).factory(workers=workers)
+    executor = build_executor(registry, executor_name, workers, executor_options)
+    executor.timeout, executor.max_memory_mb = timeout, max_memory_mb
+    if not executor.enforces_limits and (max_memory_mb or timeout != DEFAULT_TIMEOUT):
+        summary.notes.append(f"executor {executor_name} does not enforce --timeout or --max-memory")
     scorer = _Scorer(registry)
+    claims = Claims()
     bar = _progress(len(todo), progress)
+
+    def claimed() -> Iterator[Job]:
+        """Jobs as the executor takes them, each claimed first; one done or claimed meanwhile is passed over."""
+        for job in todo:
+            if not claims.take(job.record_path):
+                summary.elsewhere += 1
+                bar.update(1)
+                continue
+            if _up_to_date(job.record_path, job.config_hash):  # finished by another run since planning
+                claims.release(job.record_path)
+                summary.cached += 1
+                bar.update(1)
+                continue
+            yield job
+
     try:
-        for job, result, crash in executor.run(todo, execute_job):
-            record = _crash_record(job, crash) if crash is not None else scorer.record(job, result)
-            write_record(record, job.record_path)
-            summary.count(record.status, _failure_line(job, record))
-            bar.update(1)
-            bar.set_postfix(ok=summary.ok, failed=summary.failed, skipped=summary.skipped, refresh=False)
+        with _stop_on_signals(), closing(executor.run(claimed(), execute_job)) as ended:
+            for job, result, crash in ended:
+                record = _crash_record(job, crash) if crash is not None else scorer.record(job, result)
+                write_record(record, job.record_path)
+                claims.release(job.record_path)
+                summary.count(record.status, _failure_line(job, record))
+                bar.update(1)
+                bar.set_postfix(ok=summary.ok, failed=summary.failed, skipped=summary.skipped, refresh=False)
     finally:
+        claims.release_all()
         bar.close()
+    if summary.elsewhere:
+        summary.notes.append(f"{summary.elsewhere} job(s) left to another run writing into the same results folder")
     return summary
 
 
@@ -174,7 +273,9 @@ def _failure_line(job: Job, record: Record) -> str:
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="jobs", unit="job", disable=not enabled, dynamic_ncols=True)
+    from benchkit.terminal import progress_stream
+
+    return tqdm(total=total, desc="jobs", unit="job", disable=not enabled, dynamic_ncols=True, file=progress_stream())
 
 
 def iter_variant_names(registry: Registry) -> Iterator[str]:
