@@ -34,6 +34,24 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
     return versions
 
 
+def plugin_ref(distribution: str | None) -> dict[str, str | None] | None:
+    """Name, version and declared public source URL of an installed plugin distribution (None when not installed:
+    a module loaded through BENCHKIT_PLUGINS has no distribution to name)."""
+    if not distribution:
+        return None
+    try:
+        meta = importlib.metadata.metadata(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    source = None
+    for entry in meta.get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() in ("source", "repository", "code", "homepage") and url.strip():
+            source = url.strip()
+            break
+    return {"distribution": meta["Name"], "version": meta["Version"], "source": source or meta.get("Home-page")}
+
+
 @lru_cache(maxsize=1)
 def git_state() -> tuple[str | None, bool | None]:
     """(commit, dirty) of the checkout benchkit runs from, or (None, None) when installed from a wheel."""

@@ -61,7 +61,10 @@ class Efficiency(_Strict):
     timed_samples: int = 0
     warmup_samples: int = 0
     peak_rss_mb: float | None = Field(None, description="Peak resident memory of the job's process")
-    baseline_rss_mb: float | None = Field(None, description="Resident memory before the job loaded data")
+    baseline_rss_mb: float | None = Field(None, description="Resident memory before the job loaded data: the "
+                                                             "harness's own (interpreter and preloaded libraries)")
+    job_rss_mb: float | None = Field(None, description="peak_rss_mb - baseline_rss_mb: the memory the job itself "
+                                                        "added (data, detector, its imports); the leaderboard's column")
     peak_gpu_mb: float | None = Field(None, description="torch.cuda.max_memory_allocated, GPU jobs only")
     parameters: int | None = Field(None, description="Parameters of the detector's torch modules")
     memory_bank_bytes: int | None = None
@@ -79,6 +82,14 @@ class Efficiency(_Strict):
     feature_entries_reused: int | None = None
 
 
+class PluginRef(_Strict):
+    """A plugin distribution as installed: its name, version and public source (from the package metadata)."""
+
+    distribution: str
+    version: str
+    source: str | None = Field(None, description="Source URL the distribution declares (Project-URL / Home-page)")
+
+
 class Provenance(_Strict):
     python: str
     platform: str
@@ -90,6 +101,9 @@ class Provenance(_Strict):
     git_commit: str | None = None
     git_dirty: bool | None = None
     timestamp: str
+    detector_plugin: PluginRef | None = Field(
+        None, description="The installed distribution that registered the detector (what a submission must name)"
+    )
 
 
 class BackboneUse(_Strict):
@@ -199,12 +213,22 @@ def load_record(path: str | Path) -> Record:
 
 
 def iter_records(results_dir: str | Path) -> Iterator[tuple[Path, Record]]:
-    """Every valid record under a results folder (the site folder excluded). Invalid files raise `RecordError`."""
+    """Every record under a results folder, schema-checked (the site folder and hidden files excluded). JSON files
+    that are not shaped like records (no ``schema_version`` and ``job``, e.g. a thumbnail index) are passed over;
+    an invalid record raises `RecordError`. `benchkit.validation.scan_results` checks strictly and never raises."""
+    from benchkit.validation import looks_like_record
+
     root = Path(results_dir)
     for path in sorted(root.rglob("*.json")):
-        if "site" in path.relative_to(root).parts[:1]:
+        rel = path.relative_to(root).parts
+        if rel[:1] == ("site",) or any(part.startswith(".") for part in rel):
             continue
-        yield path, load_record(path)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = {"schema_version": None, "job": None}  # unreadable: let load_record name the problem
+        if looks_like_record(data):
+            yield path, load_record(path)
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
