@@ -1,0 +1,104 @@
+"""The static leaderboard site: built from result records into plain HTML files, no server needed.
+
+Layout of a built site::
+
+    index.html                     benchmarks, detectors, every detector x benchmark row (filterable)
+    benchmarks/<dataset--setting>.html   ranking table, per-category tables, plots, reported vs reproduced, jobs
+    detectors/<name>.html          plugin, paper, parameters, weights, every result
+    records/<job>.html, .json      provenance, config, efficiency, metrics with intervals; the raw record
+    galleries/<dataset--setting>.html    input / ground truth / map pictures side by side across detectors
+    plots/*.svg, thumbs/<job>/*.png, style.css, site.js
+
+Pages are rendered with jinja2 with autoescaping (names, messages and parameters come from plugins and records),
+reference only local files, and read fully without scripts; ``site.js`` only adds column sorting and filters.
+Modules: `model` gathers the inputs, `tables` builds a benchmark's tables, `pages` the other pages' contexts,
+`plots` the SVG pictures, `fmt` how numbers read.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from benchkit.site import pages, plots
+from benchkit.site.model import SiteData, load_site_data
+from benchkit.site.tables import BenchmarkTables
+
+ASSETS = ("style.css", "site.js")
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("benchkit", "templates"), autoescape=select_autoescape(default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    from benchkit import __version__
+
+    env.globals["benchkit_version"] = __version__
+    return env
+
+
+def _copy_thumbnails(data: SiteData, out: Path) -> dict[str, dict[str, str]]:
+    """Copy every job's pictures into the site; per record id, "<sample id>::<kind>" -> path from the site root."""
+    copied: dict[str, dict[str, str]] = {}
+    for e in data.entries:
+        items = data.thumbnails(e)
+        if not items:
+            continue
+        folder = out / "thumbs" / e.id
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for item in items:
+            for kind, src in item["files"].items():
+                shutil.copyfile(src, folder / src.name)
+                files[f"{item['id']}::{kind}"] = f"thumbs/{e.id}/{src.name}"
+        copied[e.id] = files
+    return copied
+
+
+def build_site(
+    results_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    reported_dir: str | Path | None = None,
+    expected: Mapping[str, Sequence[str]] | None = None,
+) -> Path:
+    """Render the site of every record under ``results_dir`` into ``out_dir``; returns the path of ``index.html``."""
+    data = load_site_data(results_dir, reported_dir=reported_dir, expected=expected)
+    out = Path(out_dir)
+    for sub in ("benchmarks", "detectors", "records", "galleries", "plots", "thumbs"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    env = _environment()
+
+    def write(template: str, path: str, root: str, **context) -> None:
+        (out / path).write_text(env.get_template(template).render(root=root, **context), encoding="utf-8")
+
+    builder = BenchmarkTables(data)
+    tables = {b.id: builder.benchmark(b) for b in [*data.benchmarks, *data.reported_benchmarks]}
+    copied = _copy_thumbnails(data, out)
+    galleries = {b.id: pages.gallery(data, b, copied) for b in data.benchmarks}
+    for b in [*data.benchmarks, *data.reported_benchmarks]:
+        t = tables[b.id]
+        figures = plots.draw(t, out / "plots")
+        write("benchmark.html.j2", b.href, "../", t=t, figures=figures, gallery=galleries.get(b.id),
+              title=f"{b.dataset} · {b.setting}")
+        if galleries.get(b.id):
+            write("gallery.html.j2", f"galleries/{b.id}.html", "../", g=galleries[b.id],
+                  title=f"Anomaly maps: {b.dataset} · {b.setting}")
+    for name, info in data.detectors.items():
+        ctx = pages.detector(data, name, tables)
+        if ctx["sections"] or info.installed:
+            write("detector.html.j2", info.href, "../", d=ctx, title=f"Detector {name}")
+    for e in data.entries:
+        write("record.html.j2", e.href, "../", r=pages.record(data, e), title=f"Record {e.id}")
+        (out / "records" / f"{e.id}.json").write_text(e.record.model_dump_json(indent=2), encoding="utf-8")
+    write("index.html.j2", "index.html", "", x=pages.index(data, tables), tables=tables, galleries=galleries,
+          title="benchkit leaderboard")
+    for asset in ASSETS:
+        shutil.copyfile(Path(__file__).resolve().parent.parent / "templates" / asset, out / asset)
+    return out / "index.html"
+
+
+__all__ = ["build_site", "load_site_data"]

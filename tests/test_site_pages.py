@@ -1,0 +1,183 @@
+"""benchkit.site: the pages a built site holds, parsed back (benchmarks, detectors, records, escaping, links,
+reported vs reproduced, skipped-only benchmarks) and how numbers read."""
+
+from __future__ import annotations
+
+import json
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from records_factory import CATS, make_record, scenario, write_scenario  # noqa: E402
+
+from benchkit.results import config_hash  # noqa: E402
+from benchkit.site import build_site, fmt  # noqa: E402
+from benchkit.site.plots import pareto_front  # noqa: E402
+
+EXPECTED = {"toy": CATS}
+
+
+class _Page(HTMLParser):
+    """Cells (tag, attrs, text, hrefs inside), links, scripts (inline ones separately) and images of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells, self.links, self.scripts, self.inline_scripts, self.images = [], [], [], 0, []
+        self._open, self._in_script = None, False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script":
+            self.scripts.append(a.get("src"))
+            self._in_script = True
+        if tag in ("td", "th"):
+            self._open = [tag, a, "", []]
+        if tag == "a":
+            self.links.append(a.get("href"))
+            if self._open is not None:
+                self._open[3].append(a.get("href"))
+        if tag == "img":
+            self.images.append(a)
+
+    def handle_data(self, data):
+        if self._in_script and data.strip():
+            self.inline_scripts += 1
+        if self._open is not None:
+            self._open[2] += data
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+        if tag in ("td", "th") and self._open is not None:
+            self._open[2] = " ".join(self._open[2].split())
+            self.cells.append(tuple(self._open))
+            self._open = None
+
+
+def _parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text())
+    return page
+
+
+def _site(tmp_path, records=None, reported_dir=None):
+    return build_site(write_scenario(tmp_path / "res", records), tmp_path / "site", expected=EXPECTED,
+                      reported_dir=reported_dir)
+
+
+def test_benchmark_page_ranks_marks_escapes_and_links_every_number(tmp_path):
+    index = _site(tmp_path)
+    site = index.parent
+    page_path = site / "benchmarks" / "toy--one-model-one-class.html"
+    html = page_path.read_text()
+    p = _parse(page_path)
+    texts = [c[2] for c in p.cells]
+    assert p.scripts == ["../site.js"] and p.inline_scripts == 0
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "ranked by i_auroc" in " ".join(html.split()).replace("<code>", "").replace("</code>", "")
+    assert "81.0 ± 1.4" in texts and "95.0" in texts
+    best = {c[2] for c in p.cells if "best" in c[1].get("class", "")}
+    assert "81.0 ± 1.4" in best and "10.0" not in best  # equal throughputs: nobody is best
+    assert any(t.startswith("good random-init") for t in texts) and any(t.startswith("partial incomplete") for t in texts)
+    assert any(c[2] == "failed" and "CUDA out of memory" in c[1].get("title", "") for c in p.cells)
+    assert "SkipJob: weights file /w/pointmae.pth not found" in texts
+    assert "95% CI" in html  # single-seed intervals as visible text, not only on hover
+    numbers = [c for c in p.cells if c[0] == "td" and "num" in c[1].get("class", "") and c[2] not in ("", "–")
+               and c[2][0].isdigit() and c[1].get("data-sort") != "" and "rank" not in c[1].get("class", "")]
+    linked = [c for c in numbers if c[3]]
+    assert len(linked) >= 0.9 * len(numbers) and len(linked) > 20
+    for c in linked:  # every link points at a page that exists
+        target = c[3][0].split("#")[0]
+        assert not target or (page_path.parent / target).resolve().is_file(), c
+    assert all(not (h or "").startswith(("http:", "https:", "//")) for h in p.links)
+    assert {i["src"] for i in p.images} == {"../plots/toy--one-model-one-class--throughput.svg",
+                                            "../plots/toy--one-model-one-class--memory.svg"}
+    assert all(i.get("alt") for i in p.images)
+    svg = (site / "plots" / "toy--one-model-one-class--throughput.svg").read_text()
+    assert "<script" not in svg and "&lt;script&gt;" in svg and "Pareto front" in svg
+
+
+def test_index_lists_every_benchmark_even_all_skipped_and_counts_add_up(tmp_path):
+    recs = scenario() + [make_record("det", c, 0, status="skipped", setting="few-shot:5", error="needs rgb")
+                         for c in CATS]
+    index = _site(tmp_path, recs)
+    html = index.read_text()
+    p = _parse(index)
+    assert "benchmarks/toy--few-shot-5.html" in p.links
+    few = (index.parent / "benchmarks" / "toy--few-shot-5.html").read_text()
+    assert "nothing ran" in html and few.count("needs rgb") == 3 and "0 failed, 3 skipped" in few
+    n_skipped = sum(r.status == "skipped" for r in recs)
+    assert f"{n_skipped} skipped" in html
+    per_benchmark = [int(c[2]) for c in p.cells if "n-skipped" in c[1].get("class", "")]
+    assert len(per_benchmark) == 3 and sum(per_benchmark) == n_skipped  # every skip is listed on some page
+
+
+def test_record_page_has_provenance_config_efficiency_intervals_and_raw_json(tmp_path):
+    rec = make_record("good", "a", 0, {"a": {"i_auroc": 0.8}})
+    rec.intervals = {"a": {"i_auroc": [0.7, 0.9]}}
+    rec.efficiency.fit_seconds = 0.025
+    index = _site(tmp_path, [rec])
+    page = index.parent / "records" / "toy--000.html"
+    html = page.read_text()
+    assert "95% CI 70.0–90.0" in html and "0.025" in html and "x86" in html and "threads" in html
+    assert "&#34;name&#34;: &#34;good&#34;" in html  # the config, escaped
+    raw = json.loads((index.parent / "records" / "toy--000.json").read_text())
+    assert raw["job"]["detector"] == "good" and raw["metrics"]["a"]["i_auroc"] == 0.8
+    assert 'href="toy--000.json"' in html and "../detectors/good.html" in html
+
+
+def test_detector_page_shows_parameters_bank_and_all_results(tmp_path):
+    recs = [make_record("bank", c, 0, {c: {"i_auroc": 0.7}}) for c in CATS]
+    for r in recs:
+        r.job.config["detector"]["params"] = {"k": 3, "note": "<b>x</b>"}
+        r.job.config_hash = config_hash(r.job.config)
+        r.efficiency.parameters = None
+        r.efficiency.memory_bank_bytes = 2_500_000
+    recs += [make_record("bank", c, 0, {c: {"i_auroc": 0.6}}, setting="unified") for c in CATS]
+    index = _site(tmp_path, recs)
+    page = (index.parent / "detectors" / "bank.html").read_text()
+    assert "&#34;k&#34;: 3" in page and "&lt;b&gt;x&lt;/b&gt;" in page and "Used by 3 records" in page
+    assert 'id="toy--one-model-one-class"' in page and 'id="toy--unified"' in page
+    bench = (index.parent / "benchmarks" / "toy--one-model-one-class.html").read_text()
+    assert "2.5 MB" in bench and ">params<" not in bench  # the bank size, not an empty parameters column
+
+
+def test_reported_rows_beside_reproduced_with_deltas_and_never_ranked(tmp_path):
+    rep = tmp_path / "reported"
+    rep.mkdir()
+    (rep / "paper.json").write_text(json.dumps({"paper": "A paper", "source": "test", "tables": [{
+        "table": "Table 9", "dataset": "real3d-ad", "scale": "percent", "metric_names": {"O-AUROC": "i_auroc"},
+        "hardware": "one RTX 3090",
+        "entries": [{"method": "BTF(Raw)", "detector": "btf-raw", "setting": "one-model-one-class",
+                     "values": {"airplane": {"i_auroc": 73.0}, "mean": {"i_auroc": 99.9}},
+                     "efficiency": {"throughput_per_s": 2.5}},
+                    {"method": "Other", "detector": None, "setting": "one-model-one-class",
+                     "values": {"mean": {"i_auroc": 12.3}}}]}]}))
+    recs = [make_record("btf-raw", "airplane", 0, {"airplane": {"i_auroc": 0.6}}, dataset="real3d-ad")]
+    index = build_site(write_scenario(tmp_path / "res", recs), tmp_path / "site", reported_dir=rep,
+                       expected={"real3d-ad": ["airplane"]})
+    page = index.parent / "benchmarks" / "real3d-ad--one-model-one-class.html"
+    p = _parse(page)
+    texts = [c[2] for c in p.cells]
+    assert "reported BTF(Raw) (paper, Table 9)" in texts and "99.9" in texts and "73.0" in texts and "60.0" in texts
+    assert "reported Other" in texts and "12.3" in texts
+    assert "-39.9" in texts  # reproduced 60.0 - reported 99.9
+    assert "throughput_per_s = 2.5" in texts and "one RTX 3090" in texts
+    assert "99.9" not in {c[2] for c in p.cells if "best" in c[1].get("class", "")}
+
+
+def test_number_formats():
+    assert fmt.pct(0.81, 0.0) == "81.0" and fmt.pct(0.81, 0.014) == "81.0 ± 1.4" and fmt.pct(0.81, 0.0002) == "81.0 ± <0.1"
+    assert fmt.sig(0.025) == "0.025" and fmt.sig(1234.5) == "1234" and fmt.sig(12.345) == "12.3" and fmt.sig(None) == ""
+    assert fmt.count(1_500_000) == "1.5M" and fmt.size_bytes(2_500_000) == "2.5 MB"
+    assert fmt.interval(0.7, 0.9) == "95% CI 70.0–90.0" and fmt.delta(-0.399) == "-39.9"
+    assert fmt.slug("sedir--fpfh") == "sedir--fpfh" and fmt.slug("<a>") != fmt.slug("(a)")
+
+
+def test_pareto_front():
+    # (throughput, accuracy): the fast-and-good point and the best-accuracy point are on the front
+    pts = [(10.0, 0.8), (1.0, 0.9), (5.0, 0.7), (10.0, 0.6)]
+    assert pareto_front(pts, higher_x=True) == [0, 1]
+    # (memory, accuracy): lower memory is better
+    assert pareto_front([(100.0, 0.8), (50.0, 0.8), (500.0, 0.95)], higher_x=False) == [1, 2]
