@@ -1,9 +1,11 @@
-"""Efficiency measured the same way for every detector (FACTS.md section 7).
+"""Efficiency measured the same way for every detector (after torch.utils.flop_counter and getrusage(2) semantics).
 
 - Latency: wall time of ``predict`` on one sample at a time after one warm-up sample; median, p95 and IQR.
   Throughput = timed samples / their total predict time. GPU work is synchronized before each reading.
 - Memory: peak RSS of the job's own process (``ru_maxrss``; the local executor runs each job in a fresh process,
-  so the peak is the job's), plus the resident size before the job loaded any data. GPU: peak allocated by torch.
+  so the peak is the job's), the resident size before the job loaded any data (the harness's baseline: the
+  interpreter and the libraries the fork server preloaded, ~340 MB with torch, open3d and faiss), and their
+  difference, ``job_rss_mb``, which is what the detector and its data cost. GPU: peak allocated by torch.
 - Parameters: of the detector's torch modules (each tensor counted once).
 - FLOPs: ``torch.utils.flop_counter.FlopCounterMode`` over one predict call (the warm-up one). It reports
   FLOPs = 2 x MACs and counts matmul, convolution and attention only: numpy, faiss and open3d work counts zero,

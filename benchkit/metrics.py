@@ -2,7 +2,8 @@
 
 Why hand-written: scikit-learn's ``roc_auc_score`` / ``average_precision_score`` are exact but argsort every pixel
 (seconds per category), and the AU-PRO the field reports samples only ``num_thresholds`` quantile thresholds, so its
-value at small FPR limits depends on that count (FACTS.md section 2). Here every metric is computed exactly, over all
+value at small FPR limits depends on that count (utils/au_pro_util.py of eliahuhorwitz/3D-ADS, nomewang/M3DM and
+M-3LAB/Real3D-AD, identical copies). Here every metric is computed exactly, over all
 thresholds, from one ``numpy.sort`` of all scores plus work on the (few) anomalous pixels only.
 
 Conventions (pinned by tests/test_metrics*.py):
@@ -18,7 +19,7 @@ Conventions (pinned by tests/test_metrics*.py):
   included. The curve through every threshold, starting at (0, 0), is integrated up to FPR = limit (linear
   interpolation at the limit) and divided by the limit.
 - ``aupro_legacy`` (``aupro@<limit>/legacy<count>``): the quantile-threshold utility copied into BTF, M3DM and
-  Real3D-AD, reproduced step by step for a given threshold count (FACTS.md section 2).
+  Real3D-AD (their utils/au_pro_util.py), reproduced step by step for a given threshold count.
 - Pixel/point metrics pool every pixel (point) of every sample of the evaluated set: one curve over the
   concatenation, not a mean per sample. Organized inputs: by default all pixels at the evaluation resolution count
   (the MVTec 3D-AD community convention: background and missing points are negatives); pass ``valid`` masks to score
@@ -325,7 +326,7 @@ def aupro(gts, maps, limit: float = 0.3, *, valid=None) -> float | None:
 
 
 def _legacy_aupro(pixels: _PixelSet, limit: float, num_thresholds: int) -> float | None:
-    """The quantile-threshold AU-PRO of the BTF / M3DM / Real3D-AD utility, step by step (FACTS.md section 2)."""
+    """The quantile-threshold AU-PRO of the BTF / M3DM / Real3D-AD utility (utils/au_pro_util.py), step by step."""
     ok_sorted = pixels.negatives_sorted
     pos, weights = pixels.positives
     if not ok_sorted.size or weights is None or not weights.size:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# BTF recipe (eliahuhorwitz/3D-ADS, utils/preprocessing.py), see FACTS.md section 4.
+# BTF recipe (eliahuhorwitz/3D-ADS, utils/preprocessing.py; the same steps in nomewang/M3DM).
 PLANE_BORDER = 10
 PLANE_RANSAC_THRESHOLD = 0.004
 PLANE_RANSAC_N = 50
