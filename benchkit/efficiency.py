@@ -89,6 +89,14 @@ def gpu_peak_mb(device: str) -> float | None:
     return None
 
 
+def device_name(device: str) -> str:
+    """The device as recorded: ``cpu``, or ``cuda:0 (NVIDIA H200)`` with the GPU's model when torch has CUDA."""
+    torch = _torch()
+    if torch is not None and device.startswith("cuda") and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return device
+
+
 def timed(fn: Callable[[], Any], device: str = "cpu") -> tuple[Any, float]:
     """Run ``fn`` and return (result, wall seconds), synchronizing the GPU around it."""
     synchronize(device)
