@@ -1,8 +1,8 @@
 """Plugins used by the core tests, loaded through BENCHKIT_PLUGINS exactly as a local plugin would be.
 
-They use only the public API. ``tiny-points`` is a small dataset of noisy spheres (anomalies: a bump) built in
-memory so that core tests need no dataset plugin; ``nn-distance`` is a real (if simple) detector: the distance of
-each point to the nearest training point. ``raising`` fails in fit when asked to; ``spy`` writes what it saw.
+They use only the public API and `benchkit.testing`. ``tiny-points`` (`benchkit.testing.TinyPoints`) is a small
+dataset of noisy spheres (anomalies: a bump) built in memory so that core tests need no dataset plugin;
+``nn-distance`` is a real (if simple) detector: the distance of each point to the nearest training point. ``raising`` fails in fit when asked to; ``spy`` writes what it saw.
 """
 
 from __future__ import annotations
@@ -13,52 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchkit import Dataset, DatasetSpec, Detector, DetectorSpec, Prediction, Sample, SampleRef, hookimpl
-
-CATEGORIES = ("ball", "egg", "pill")
-
-
-def _cloud(category: str, index: int, anomalous: bool) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng([CATEGORIES.index(category), index, int(anomalous)])
-    v = rng.normal(size=(400, 3))
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    scale = {"ball": (1, 1, 1), "egg": (1, 1, 1.5), "pill": (0.6, 0.6, 2)}[category]
-    pts = v * scale + rng.normal(scale=0.01, size=v.shape)
-    gt = np.zeros(len(pts), np.uint8)
-    if anomalous:
-        centre = v[0]
-        near = np.linalg.norm(v - centre, axis=1) < 0.35
-        pts[near] += 0.25 * v[near] * np.asarray(scale)
-        gt[near] = 1
-    return pts.astype(np.float32), gt
-
-
-class TinyPoints(Dataset):
-    """3 categories x (4 train, 3 good + 3 bumped test) clouds, generated on load. Option ``only``: the categories
-    this copy holds (a partial download)."""
-
-    def categories(self) -> list[str]:
-        only = self.options.get("only")
-        return [c for c in CATEGORIES if only is None or c in only]
-
-    def expected_categories(self) -> list[str]:
-        return list(CATEGORIES)
-
-    def is_available(self) -> bool:
-        return True
-
-    def index(self, category: str, split: str) -> list[SampleRef]:
-        if split == "train":
-            return [SampleRef(self.name, category, "train", f"train{i}", 0, "good") for i in range(4)]
-        if split == "test":
-            return [SampleRef(self.name, category, "test", f"test{i}", int(i >= 3), "good" if i < 3 else "bump")
-                    for i in range(6)]
-        return []
-
-    def load(self, ref: SampleRef) -> Sample:
-        index = int(ref.id.lstrip("traines"))
-        pts, gt = _cloud(ref.category, index + (100 if ref.split == "test" else 0), bool(ref.label))
-        return Sample(id=ref.id, category=ref.category, label=ref.label, points=pts, gt=gt, defect=ref.defect)
+from benchkit import DatasetSpec, Detector, DetectorSpec, Prediction, hookimpl
+from benchkit.testing import CATEGORIES, TinyPoints  # noqa: F401 - the samples live where plugin authors get them
 
 
 class NNDistance(Detector):
