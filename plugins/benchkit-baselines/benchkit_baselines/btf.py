@@ -22,7 +22,7 @@ point by 1-NN in space. Real3D-AD uses k = 100, m = 500 on clouds of 40k-2.6M po
 gives about 100 and 500 on a 500k-point scan and 1 and 2 on a 2k-point synthetic cloud.
 
 ``max_points`` (default 4,096): FPFH is computed on at most this many points of a cloud, a seeded random choice
-(`common.subsample_indices`); every other point (organized: every valid pixel of the 224 x 224 grid) takes the
+(`benchkit_components.sampling.subsample_indices`, one draw per sample); every other point (organized: every valid pixel of the 224 x 224 grid) takes the
 feature of its nearest chosen point. FPFH costs about 22 us per point on one core, and an organized 224 x 224
 image holds up to 50k points, so the full recipe spends over a second per image; the patch features are 8 x 8
 averages of 3 x 3 averages, so they change little when neighbouring pixels share a feature. With
@@ -42,15 +42,10 @@ from collections.abc import Sequence
 import numpy as np
 from benchkit import Detector, Prediction, Sample
 
-from benchkit_baselines.common import (
-    Radii,
-    check_same_kind,
-    geometry_of,
-    is_organized,
-    resolve_radii,
-    spread_to_points,
-    subsample_indices,
-)
+from benchkit_components.neighbours import spread_to_points
+from benchkit_components.sampling import subsample_indices
+
+from benchkit_baselines.common import Radii, check_same_kind, geometry_of, is_organized, resolve_radii
 
 FEATURE_KINDS = ("fpfh", "raw")
 
@@ -145,36 +140,38 @@ class BTF(Detector):
                     fpfh_radius=self.radii_.fpfh, fpfh_max_nn=self.fpfh_max_nn)
 
     def _resized(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
-        from benchkit_baselines.features import resize_nearest
+        from benchkit_components.grid import resize_nearest
 
         return resize_nearest(sample.xyz, self.image_size), resize_nearest(sample.valid, self.image_size)
 
-    def _fpfh_subsampled(self, points: np.ndarray) -> np.ndarray:
-        """Per-point FPFH of ``points``, computed on at most ``max_points`` of them and spread by nearest point."""
-        from benchkit_baselines.features import fpfh
+    def _fpfh_subsampled(self, points: np.ndarray, key: str) -> np.ndarray:
+        """Per-point FPFH of ``points``, computed on at most ``max_points`` of them (drawn from the stream of
+        sample ``key``) and spread by nearest point."""
+        from benchkit_components.fpfh import fpfh
 
-        chosen = subsample_indices(len(points), self.max_points, self.seed)
+        chosen = subsample_indices(len(points), self.max_points, self.seed, key)
         features = fpfh(points[chosen], **self._fpfh_params())
         return features if len(chosen) == len(points) else spread_to_points(points[chosen], features, points)
 
     def _organized_patches(self, sample: Sample) -> np.ndarray:
-        from benchkit_baselines.features import FPFH_DIM
+        from benchkit_components.fpfh import FPFH_DIM
 
         xyz, valid = self._resized(sample)
         if self.features == "raw":
             return raw_depth_patches(np.where(valid, xyz[..., 2], 0.0), self.patch_grid)
         image = np.zeros(valid.shape + (FPFH_DIM,), dtype=np.float32)  # no point, zero feature
-        image[valid] = self._fpfh_subsampled(xyz[valid].astype(np.float64))
+        image[valid] = self._fpfh_subsampled(xyz[valid].astype(np.float64), sample.id)
         return pooled_patches(image.transpose(2, 0, 1), self.patch_grid)
 
-    def _point_features(self, points: np.ndarray) -> np.ndarray:
+    def _point_features(self, points: np.ndarray, key: str) -> np.ndarray:
         if self.features == "raw":
             return points.astype(np.float32)
-        return self._fpfh_subsampled(points)
+        return self._fpfh_subsampled(points, key)
 
     # -- fit / predict --------------------------------------------------------------------------------------------
     def fit(self, samples: Sequence[Sample]) -> BTF:
-        from benchkit_baselines.memory_bank import NearestNeighbors, greedy_coreset, reduce_for_coreset
+        from benchkit_components.memory_bank import greedy_coreset, reduce_for_coreset
+        from benchkit_components.neighbours import NearestNeighbors
 
         if self.features not in FEATURE_KINDS:
             raise ValueError(f"features must be one of {FEATURE_KINDS}, got {self.features!r}")
@@ -191,7 +188,7 @@ class BTF(Detector):
             self.train_stride_ = max(1, n_first // 5000) if self.train_stride == "auto" else int(self.train_stride)
             self.test_stride_ = max(1, n_first // 1000) if self.test_stride == "auto" else int(self.test_stride)
         if self.features == "fpfh":  # raw features have no radii
-            reference = reference[subsample_indices(len(reference), self.max_points, self.seed)]
+            reference = reference[subsample_indices(len(reference), self.max_points, self.seed, first.id)]
             self.radii_: Radii = resolve_radii(self.radius_unit, self.normal_radius, self.fpfh_radius, reference)
 
         bank = []
@@ -201,7 +198,7 @@ class BTF(Detector):
                 bank.append(self._organized_patches(sample))
             else:
                 points = geometry_of(sample)
-                bank.append(self._point_features(points)[strided(len(points), self.train_stride_)])
+                bank.append(self._point_features(points, sample.id)[strided(len(points), self.train_stride_)])
         bank = np.concatenate(bank).astype(np.float32)
         if self.organized_ and self.coreset_fraction < 1:
             keep = greedy_coreset(reduce_for_coreset(bank, self.coreset_eps, self.seed),
@@ -211,7 +208,7 @@ class BTF(Detector):
         return self
 
     def _score_queries(self, queries: np.ndarray) -> tuple[float, np.ndarray]:
-        from benchkit_baselines.memory_bank import reweighted_image_score
+        from benchkit_components.memory_bank import reweighted_image_score
 
         squared, indices = self.bank_.search(queries, k=1)
         distances = np.sqrt(squared[:, 0])
@@ -227,7 +224,7 @@ class BTF(Detector):
             else:
                 points = geometry_of(sample)
                 picked = strided(len(points), self.test_stride_)
-                score, distances = self._score_queries(self._point_features(points)[picked])
+                score, distances = self._score_queries(self._point_features(points, sample.id)[picked])
                 anomaly_map = spread_to_points(points[picked], distances, points).astype(np.float32)
             predictions.append(Prediction(score=float(score), map=anomaly_map))
         return predictions

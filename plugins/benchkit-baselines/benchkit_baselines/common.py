@@ -1,4 +1,5 @@
-"""Small helpers the baseline detectors share: reading a sample's geometry and resolving feature radii."""
+"""Small helpers the baseline detectors share: reading a sample's geometry and resolving feature radii. Point
+operations (sampling, neighbours, FPFH, coresets) come from `benchkit_components`."""
 
 from __future__ import annotations
 
@@ -55,29 +56,7 @@ def resolve_radii(radius_unit: str, normal_radius: float, fpfh_radius: float, re
     if radius_unit == "absolute":
         unit = 1.0
     else:
-        from benchkit_baselines.features import mean_spacing
+        from benchkit_components.fpfh import mean_spacing
 
         unit = mean_spacing(reference_points)
     return Radii(normal=normal_radius * unit, fpfh=fpfh_radius * unit, unit=unit)
-
-
-def subsample_indices(n_points: int, max_points: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of at most ``max_points`` of ``n_points`` points: all of them when there are few enough,
-    else a uniform random choice from a generator seeded with ``seed`` alone (so a cloud gets the same subsample
-    whatever was drawn before it). Random rather than farthest-point sampling: open3d's farthest-point sampling costs
-    0.17 s for 36k -> 4,096 points (one core) and grows with the product of the two sizes, too slow for Real3D-AD's
-    1.6M-point scans; a random choice of a uniformly scanned surface is still spread evenly on average."""
-    if max_points is None or n_points <= max_points:
-        return np.arange(n_points)
-    if max_points < 3:
-        raise ValueError(f"max_points must be at least 3 (or None for every point), got {max_points}")
-    return np.sort(np.random.default_rng(seed).choice(n_points, size=int(max_points), replace=False))
-
-
-def spread_to_points(sampled_points: np.ndarray, sampled_values: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Give every point of ``points`` the value of its nearest point in ``sampled_points`` (scipy KD-tree: exact,
-    one thread, and much faster than brute force for 3-d queries)."""
-    from scipy.spatial import cKDTree
-
-    _, nearest = cKDTree(sampled_points).query(points)
-    return np.asarray(sampled_values)[nearest]

@@ -1,10 +1,10 @@
 """PatchCore(FPFH) and PatchCore(FPFH+Raw) on point clouds, following the Real3D-AD baselines (repo M-3LAB/Real3D-AD).
 
-0. Every cloud is cut to at most ``max_points`` points by a seeded random choice (`common.subsample_indices`).
+0. Every cloud is cut to at most ``max_points`` points by a seeded random choice (`benchkit_components.sampling.subsample_indices`, one draw per sample).
    Real3D-AD computes features on every point (its scans have 40k-2.6M points, hence its 0.1 FPS); FPFH costs
    about 35 us per point on one core, so a 37k-point synthetic-rgbd image took 1.3 s and a 1.6M-point scan a
    minute. Steps 1-4 run on the subsample; every point of the original cloud then takes the score of its nearest
-   subsampled point (`common.spread_to_points`). Radii in ``"spacing"`` units are measured on the subsampled
+   subsampled point (`benchkit_components.neighbours.spread_to_points`). Radii in ``"spacing"`` units are measured on the subsampled
    first training cloud, so a neighbourhood holds the same number of points whatever ``max_points`` is.
    ``max_points=None`` keeps every point, as the reference does. The default 4,096 leaves synthetic-pc (4,000 /
    3,000 points) untouched and keeps a synthetic-rgbd job near 6 s on one core. Measured on synthetic-rgbd
@@ -42,15 +42,11 @@ from collections.abc import Sequence
 import numpy as np
 from benchkit import Detector, Prediction, Sample
 
-from benchkit_baselines.common import (
-    Radii,
-    check_same_kind,
-    geometry_of,
-    is_organized,
-    resolve_radii,
-    spread_to_points,
-    subsample_indices,
-)
+from benchkit import rng
+from benchkit_components.neighbours import spread_to_points
+from benchkit_components.sampling import subsample_indices
+
+from benchkit_baselines.common import Radii, check_same_kind, geometry_of, is_organized, resolve_radii
 
 
 class PatchCoreFPFH(Detector):
@@ -96,29 +92,30 @@ class PatchCoreFPFH(Detector):
         return register(points, self.template_, self.voxel_length_, seed=self.seed)
 
     def _fpfh(self, points: np.ndarray) -> np.ndarray:
-        from benchkit_baselines.features import fpfh
+        from benchkit_components.fpfh import fpfh
 
         return fpfh(points, self.radii_.normal, self.normal_max_nn, self.radii_.fpfh, self.fpfh_max_nn)
 
-    def _bank(self, features: np.ndarray, seed_offset: int):
+    def _bank(self, features: np.ndarray, branch: str):
         """Coreset of ``features`` and the scale used to normalize its distances."""
-        from benchkit_baselines.memory_bank import NearestNeighbors, approximate_greedy_coreset
+        from benchkit_components.memory_bank import approximate_greedy_coreset
+        from benchkit_components.neighbours import NearestNeighbors
 
         n = min(self.max_bank, max(1, math.ceil(self.coreset_fraction * len(features))))
-        keep = approximate_greedy_coreset(features, n, seed=self.seed + seed_offset, projection_dim=self.projection_dim)
+        branch_seed = int(rng(self.seed, "coreset", branch).integers(2**31))  # each branch its own stream
+        keep = approximate_greedy_coreset(features, n, seed=branch_seed, projection_dim=self.projection_dim)
         bank = NearestNeighbors(features[keep])
         if not self.with_raw:  # only the FPFH+Raw average needs the scale (measured: 0.5 s on a synthetic-rgbd fit)
             return bank, 1.0
-        rng = np.random.default_rng(self.seed + seed_offset)
         probe = features if len(features) <= self.scale_sample else features[
-            rng.choice(len(features), self.scale_sample, replace=False)]
+            rng(self.seed, "scale-probe", branch).choice(len(features), self.scale_sample, replace=False)]
         scale = float(bank.search(probe, k=1)[0].max())
         return bank, scale if scale > 0 else 1.0
 
     def _subsampled(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
         """The sample's full N x 3 cloud and its (at most ``max_points``) subsampled points."""
         points = geometry_of(sample)
-        return points, points[subsample_indices(len(points), self.max_points, self.seed)]
+        return points, points[subsample_indices(len(points), self.max_points, self.seed, sample.id)]
 
     def fit(self, samples: Sequence[Sample]) -> PatchCoreFPFH:
         from benchkit_baselines.registration import prepare
@@ -139,9 +136,9 @@ class PatchCoreFPFH(Detector):
             fpfh_features.append(self._fpfh(points))
             if self.with_raw:
                 xyz_features.append(points.astype(np.float32))
-        self.fpfh_bank_, self.fpfh_scale_ = self._bank(np.concatenate(fpfh_features), 0)
+        self.fpfh_bank_, self.fpfh_scale_ = self._bank(np.concatenate(fpfh_features), "fpfh")
         if self.with_raw:
-            self.xyz_bank_, self.xyz_scale_ = self._bank(np.concatenate(xyz_features), 1)
+            self.xyz_bank_, self.xyz_scale_ = self._bank(np.concatenate(xyz_features), "xyz")
         return self
 
     def predict(self, samples: Sequence[Sample]) -> list[Prediction]:

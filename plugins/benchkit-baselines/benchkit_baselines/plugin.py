@@ -17,34 +17,28 @@ from benchkit import DetectorSpec, hookimpl
 VERSION = "1.1"  # 1.1: max_points subsampling, deterministic registration with ICP
 
 
-def _weight_free(params: dict[str, Any]) -> dict[str, Any]:
-    # These detectors have no network, so "allow random init" (which the harness may pass) means nothing to them.
-    params.pop("allow_random_init", None)
-    return params
-
-
 def make_btf_raw(**params: Any):
     from benchkit_baselines.btf import BTF
 
-    return BTF(features="raw", **_weight_free(params))
+    return BTF(features="raw", **params)
 
 
 def make_btf_fpfh(**params: Any):
     from benchkit_baselines.btf import BTF
 
-    return BTF(features="fpfh", **_weight_free(params))
+    return BTF(features="fpfh", **params)
 
 
 def make_patchcore_fpfh(**params: Any):
     from benchkit_baselines.patchcore import PatchCoreFPFH
 
-    return PatchCoreFPFH(with_raw=False, **_weight_free(params))
+    return PatchCoreFPFH(with_raw=False, **params)
 
 
 def make_patchcore_fpfh_raw(**params: Any):
     from benchkit_baselines.patchcore import PatchCoreFPFH
 
-    return PatchCoreFPFH(with_raw=True, **_weight_free(params))
+    return PatchCoreFPFH(with_raw=True, **params)
 
 
 #: Every setting except the zero-shot ones (see the module docstring).

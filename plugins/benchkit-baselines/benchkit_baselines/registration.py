@@ -29,8 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from benchkit import rng
 
-from benchkit_baselines.features import estimate_normals, fpfh_of_cloud, to_open3d
+from benchkit_components.fpfh import estimate_normals, fpfh_of_cloud, to_open3d
+from benchkit_components.neighbours import NearestNeighbors, knn
 
 
 @dataclass
@@ -50,8 +52,6 @@ def prepare(points: np.ndarray, voxel_size: float) -> DownsampledWithFeatures:
 
 def mutual_matches(source_features: np.ndarray, target_features: np.ndarray) -> np.ndarray:
     """Index pairs (i, j), K x 2, where target j is source i's nearest feature and source i is target j's."""
-    from benchkit_baselines.memory_bank import NearestNeighbors
-
     _, forward = NearestNeighbors(target_features).search(source_features, k=1)
     _, backward = NearestNeighbors(source_features).search(target_features, k=1)
     forward, backward = forward[:, 0], backward[:, 0]
@@ -86,7 +86,7 @@ def ransac(
     source: np.ndarray,
     target: np.ndarray,
     distance: float,
-    rng: np.random.Generator,
+    generator: np.random.Generator,
     max_iterations: int = 100_000,
     confidence: float = 0.999,
     edge_similarity: float = 0.9,
@@ -102,7 +102,7 @@ def ransac(
         return best, best_inliers
     needed, done = max_iterations, 0
     while done < min(needed, max_iterations):
-        picks = _three_distinct(rng, count, batch)
+        picks = _three_distinct(generator, count, batch)
         done += batch
         s, t = source[picks], target[picks]  # B x 3 x 3
         pairs = [(0, 1), (0, 2), (1, 2)]
@@ -129,28 +129,26 @@ def ransac(
     return best, best_inliers
 
 
-def _three_distinct(rng: np.random.Generator, count: int, batch: int) -> np.ndarray:
+def _three_distinct(generator: np.random.Generator, count: int, batch: int) -> np.ndarray:
     """``batch`` rows of 3 distinct indices below ``count``, uniformly (rows with a repeat are redrawn)."""
-    picks = rng.integers(0, count, size=(batch, 3))
+    picks = generator.integers(0, count, size=(batch, 3))
     while True:
         repeated = (picks[:, 0] == picks[:, 1]) | (picks[:, 0] == picks[:, 2]) | (picks[:, 1] == picks[:, 2])
         if not repeated.any():
             return picks
-        picks[repeated] = rng.integers(0, count, size=(int(repeated.sum()), 3))
+        picks[repeated] = generator.integers(0, count, size=(int(repeated.sum()), 3))
 
 
 def icp(source: np.ndarray, target: np.ndarray, initial: np.ndarray, distance: float, iterations: int = 30) -> np.ndarray:
-    """Point-to-point ICP: nearest target point (scipy KD-tree) within ``distance``, Kabsch on those pairs, repeat
-    until the pairs stop changing (then the next step would be the identity) or ``iterations`` run out. Returns the
-    refined 4 x 4 transform."""
-    from scipy.spatial import cKDTree
-
-    tree = cKDTree(target)
+    """Point-to-point ICP: nearest target point within ``distance``, Kabsch on those pairs, repeat until the pairs
+    stop changing (then the next step would be the identity) or ``iterations`` run out. Returns the refined 4 x 4
+    transform."""
     transform = initial
     previous = None
     for _ in range(iterations):
-        gap, nearest = tree.query(apply(transform, source), distance_upper_bound=distance)
-        matched = np.isfinite(gap)
+        squared, nearest = knn(target, apply(transform, source), 1)
+        matched = squared[:, 0] < distance**2
+        nearest = nearest[:, 0]
         pairs = np.where(matched, nearest, -1)
         if matched.sum() < 3 or (previous is not None and np.array_equal(pairs, previous)):
             break
@@ -171,8 +169,7 @@ def estimate_transform(
     """The 4 x 4 rigid transform moving ``source`` onto ``target`` (see the module docstring)."""
     distance = 1.5 * voxel_size
     matches = mutual_matches(source.features, target.features)
-    rng = np.random.default_rng(seed)
-    transform, _ = ransac(source.points[matches[:, 0]], target.points[matches[:, 1]], distance, rng,
+    transform, _ = ransac(source.points[matches[:, 0]], target.points[matches[:, 1]], distance, rng(seed, "ransac"),
                           max_iterations, confidence)
     if refine:
         transform = icp(source.points, target.points, transform, distance)

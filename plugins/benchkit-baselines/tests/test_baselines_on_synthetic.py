@@ -43,7 +43,7 @@ def synthetic_splits(tmp_path_factory):
 
 
 def _pixel_labels(sample, anomaly_map):
-    from benchkit_baselines.features import resize_nearest
+    from benchkit_components.grid import resize_nearest
 
     gt = sample.gt if anomaly_map.shape == sample.gt.shape else resize_nearest(sample.gt, anomaly_map.shape)
     return (np.asarray(gt) > 0).ravel()

@@ -1,5 +1,10 @@
 """Mamba3DAD as a benchkit detector: frozen backbone tokens -> trained network -> point map and object score.
 
+The backbone is any registered backbone of kind ``point-groups`` (``mamba3dad:<name>``), built by
+`benchkit.build_backbone` (the harness decides and records its weights). Point-MAE packs three layers' tokens into
+one row, which become three token sets; any other backbone counts as single-layer and gets the synthetic context
+scale FPFH uses (see `benchkit_mamba3dad.tokens`).
+
 One model per category (the paper trains per class on Anomaly-ShapeNet / Real3D-AD; Real3D-AD gives only a few
 prototypes per class, hence few-shot is supported too). Training follows paper section 2.5: BCE-with-logits on the
 generator's corruption labels with ``pos_weight = (1 - p) / p``, plus the GSAS entropy and locality regularisers;
@@ -11,7 +16,7 @@ tokens, per-point = max over the groups containing the point (shared `reproject_
 k nearest points; object score = max slot logit (Eq. 27).
 
 Departures from the paper, all for CPU budgets (the paper: 4 x RTX 3090, 100 epochs, M=256 patches, S=1024 slots,
-D=768; here one CPU thread and ~2 s of training per category): fewer patches, slots and epochs (20, lr 2e-2, 2 warm-up
+D=768; here ~2 s of training per category on one CPU thread): fewer patches, slots and epochs (20, lr 2e-2, 2 warm-up
 epochs), a shorter scan chunk (8), 4 Sinkhorn iterations instead of 8 (same accuracy on synthetic-pc) at temperature
 0.1 instead of 0.2 (with 128 slots a sharper assignment averages fewer tokens per slot), no augmentation (tokens are
 cached), and:
@@ -33,41 +38,16 @@ Every value is a constructor parameter and is recorded via `get_params`.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from benchkit import DataError, Detector, Prediction, Sample
+from benchkit import DataError, Detector, Prediction, Sample, build_backbone
 
-BACKBONE_LAYERS = {"point-mae": 3, "fpfh": 1}  # token sets packed into one backbone feature row
-DEFAULT_CONTEXT_SCALES = {"point-mae": (), "fpfh": (8,)}  # synthetic coarser scales for single-layer backbones
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one intra-op thread. The network's tensors are tiny (a few hundred tokens x 64), so threads
-    cost more in synchronisation than they save; on a loaded 2-core machine a step was ~50x slower with 2 threads.
-    One thread also makes results independent of the machine's core count."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def make_backbone(name: str, **params: Any):
-    from benchkit_point_backbones.plugin import make_fpfh, make_point_mae
-
-    factories = {"point-mae": make_point_mae, "fpfh": make_fpfh}
-    if name not in factories:
-        raise ValueError(f"mamba3dad runs on backbones {sorted(factories)}, not {name!r}")
-    return factories[name](**params)
+BACKBONE_LAYERS = {"point-mae": 3}  # token sets packed into one backbone feature row; others: 1
+SINGLE_LAYER_CONTEXT_SCALES = (8,)  # synthetic coarser scales for single-layer backbones (FPFH and the like)
 
 
 class Mamba3DAD(Detector):
@@ -81,7 +61,7 @@ class Mamba3DAD(Detector):
                  use_adapter: bool = True, projection: str = "whiten", generator_norm: bool = False,
                  norm_first: bool = True, epochs: int = 20, lr: float = 2e-2, weight_decay: float = 1e-2,
                  warmup_epochs: int = 2, batch_size: int = 8, grad_clip: float = 1.0, smoothing_k: int = 0,
-                 allow_random_init: bool = False, seed: int = 0, device: str = "cpu") -> None:
+                 seed: int = 0, device: str = "cpu") -> None:
         self.backbone = backbone
         self.num_group = num_group
         self.group_size = group_size
@@ -117,24 +97,21 @@ class Mamba3DAD(Detector):
         self.batch_size = batch_size
         self.grad_clip = grad_clip
         self.smoothing_k = smoothing_k
-        self.allow_random_init = allow_random_init
         self.seed = seed
         self.device = device
 
     # -- tokens -------------------------------------------------------------------------------------------------
     def _encoder(self):
         if getattr(self, "_backbone", None) is None:
-            params: dict[str, Any] = {"num_group": self.num_group, "group_size": self.group_size, "seed": self.seed,
-                                      "device": self.device}
-            if self.backbone == "point-mae":
-                params["allow_random_init"] = self.allow_random_init
-            self._backbone = make_backbone(self.backbone, **params)
-            self.weights = self._backbone.weights
+            self._backbone = build_backbone(self.backbone, num_group=self.num_group, group_size=self.group_size)
         return self._backbone
+
+    def _layers(self) -> int:
+        return BACKBONE_LAYERS.get(self.backbone, 1)
 
     def _tokens(self, sample: Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(token sets (L, M, D), centres (M, 3), groups (M, K), unit-sphere points (N, 3)) for one sample."""
-        from benchkit_point_backbones.groups import normalize_to_unit_sphere
+        from benchkit_components.groups import normalize_to_unit_sphere
 
         from .tokens import hierarchical_tokens
 
@@ -147,8 +124,8 @@ class Mamba3DAD(Detector):
         features = np.asarray(tokens.features)
         scales = self.context_scales
         if scales is None:
-            scales = DEFAULT_CONTEXT_SCALES.get(self.backbone, ())
-        sets = hierarchical_tokens(features, tokens.centers, BACKBONE_LAYERS[self.backbone], tuple(scales))
+            scales = () if self._layers() > 1 else SINGLE_LAYER_CONTEXT_SCALES
+        sets = hierarchical_tokens(features, tokens.centers, self._layers(), tuple(scales))
         return sets, np.asarray(tokens.centers, dtype=np.float32), tokens.groups, points
 
     # -- training ---------------------------------------------------------------------------------------------
@@ -171,7 +148,7 @@ class Mamba3DAD(Detector):
             gamma_init=self.gamma_init, learn_gamma=self.learn_gamma, mask_unit=self.mask_unit, heads=self.heads,
             dropout=self.dropout, sigma_p=self.sigma_p, use_sorter=self.use_sorter, use_adapter=self.use_adapter,
             projection=self.projection, generator_norm=self.generator_norm, norm_first=self.norm_first)
-        with single_thread(), torch.random.fork_rng(devices=[]):  # own RNG stream: init, dropout depend on `seed`
+        with torch.random.fork_rng(devices=[]):  # own RNG stream: init, dropout depend on `seed`
             torch.manual_seed(self.seed)
             net = Mamba3DADNet(cfg)
             net.set_feature_statistics(tokens.reshape(-1, dim))
@@ -215,14 +192,14 @@ class Mamba3DAD(Detector):
     # -- inference --------------------------------------------------------------------------------------------
     def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
         import torch
-        from benchkit_point_backbones.groups import reproject_scores, smooth_scores
+        from benchkit_components.groups import reproject_scores, smooth_scores
 
         if getattr(self, "net_", None) is None:
             raise RuntimeError("mamba3dad: call fit before predict")
         predictions = []
         for sample in samples:
             sets, centers, groups, points = self._tokens(sample)
-            with torch.no_grad(), single_thread():
+            with torch.no_grad():
                 out = self.net_(torch.as_tensor(sets)[None], torch.as_tensor(centers)[None])
             patch = out.patch_scores(sets.shape[0])[0].numpy()
             point_scores = reproject_scores(patch, groups, points, centers, reduce="max")
@@ -233,5 +210,5 @@ class Mamba3DAD(Detector):
 
     def torch_modules(self) -> list[Any]:
         modules = [self.net_] if getattr(self, "net_", None) is not None else []
-        encoder = getattr(getattr(self, "_backbone", None), "encoder", None)
-        return modules + ([encoder] if encoder is not None else [])
+        backbone = getattr(self, "_backbone", None)
+        return modules + (backbone.torch_modules() if backbone is not None else [])

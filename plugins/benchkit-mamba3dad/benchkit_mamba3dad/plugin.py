@@ -14,7 +14,7 @@ def make_mamba3dad(**params):
 @hookimpl
 def register_detectors(register):
     register(DetectorSpec(
-        name="mamba3dad", version="0.2",
+        name="mamba3dad", version="0.3",
         description="Multi-scale token fusion: GSAS Sinkhorn sorter, linear-time SSM adapter, feature-space "
                     "pseudo-anomalies, cross-patch attention discriminator",
         factory=make_mamba3dad,
@@ -25,6 +25,7 @@ def register_detectors(register):
         # handful of prototypes per class. Unified / zero-shot protocols are not evaluated in the paper.
         settings=frozenset({"one-model-one-class", "few-shot"}), accepts_organized=False,
         backbones=("point-mae", "fpfh"),
+        backbone_kinds=frozenset({"point-groups"}),
         paper="Hoang et al., Multi-Scale Token Fusion with Mamba Adapters for Efficient 3D Industrial Defect "
               "Detection (github.com/hoangcuongbk80/Mamba3dAD)",
     ))

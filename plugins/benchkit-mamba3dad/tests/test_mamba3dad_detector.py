@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 from benchkit import MissingWeightsError
 from benchkit.plugins import get_registry
 from benchkit_mamba3dad.model import Output
-from benchkit_point_backbones.groups import reproject_scores
+from benchkit_components.groups import reproject_scores
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ before every block. Tokens are read M3DM-style: the outputs of blocks 3, 7 and 1
 LayerNorm, concatenated to 3 x 384 = 1152 features per group.
 
 Weights: the official pre-trained file (Point-MAE's ``pretrain.pth``; M3DM ships the same file as
-``pointmae_pretrain.pth``) saved as ``$BENCHKIT_WEIGHTS/pointmae_pretrain.pth``. It is a dict whose ``base_model``
+``pointmae_pretrain.pth``) saved as ``$BENCHKIT_WEIGHTS/pointmae_pretrain.pth``; the harness finds it (or decides on a
+random initialization) and passes its path to the factory. It is a dict whose ``base_model``
 entry is the state dict of the whole pre-training model; only the ``MAE_encoder.*`` entries are used (keys may carry
 a ``module.`` prefix from DataParallel). The decoder entries (``MAE_decoder.*``, ``decoder_pos_embed.*``,
 ``mask_token``, ``increase_dim.*``) are ignored; any other unknown key, a missing encoder key or a shape mismatch is
@@ -22,11 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from benchkit import Backbone, DataError, Tokens
+from benchkit_components.groups import make_groups, normalize_to_unit_sphere
 from torch import nn
-
-from benchkit import Backbone, DataError, MissingWeightsError, Tokens, find_weights
-
-from .groups import make_groups, normalize_to_unit_sphere
 
 WEIGHTS_FILE = "pointmae_pretrain.pth"
 #: Keys of the pre-training model that belong to its decoder: present in the official file, unused by the encoder.
@@ -182,29 +181,18 @@ def load_encoder_weights(encoder: PointMAEEncoder, path: Path | str) -> None:
     encoder.load_state_dict(state, strict=True)
 
 
-def resolve_weights(weights_path: str | Path | None = None) -> Path:
-    """The checkpoint to load: `weights_path` if given, else ``$BENCHKIT_WEIGHTS/pointmae_pretrain.pth``;
-    `MissingWeightsError` (the job is skipped, the message says where to put the file) when it is not there."""
-    hint = f"get pretrain.pth from the Point-MAE release (github.com/Pang-Yatian/Point-MAE) and save it as {WEIGHTS_FILE}"
-    if weights_path is None:
-        return find_weights("point-mae", WEIGHTS_FILE, hint)
-    if not Path(weights_path).is_file():
-        raise MissingWeightsError("point-mae", Path(weights_path), hint)
-    return Path(weights_path)
-
-
 class PointMAEBackbone(Backbone):
     """Frozen Point-MAE tokens for one cloud: (G, 1152) features, (G, 3) centres, (G, K) group indices.
 
     ``normalize``: scale the cloud into the unit ball before encoding (Point-MAE was pre-trained on unit-ball
-    ShapeNet clouds); centres are returned in the input's coordinates. ``weights_path``: a checkpoint to load instead
-    of ``$BENCHKIT_WEIGHTS/pointmae_pretrain.pth``. ``allow_random_init``: without a file, initialise randomly (then
-    ``weights == "random-init"``) instead of raising `MissingWeightsError`.
+    ShapeNet clouds); centres are returned in the input's coordinates. ``weights_path``: the checkpoint to load, as
+    the harness resolved it (`benchkit.build_backbone`); None is a random initialization (Point-MAE's scheme, drawn
+    from ``seed``), which the harness allows and records only when asked to.
     """
 
-    def __init__(self, num_group: int = 1024, group_size: int = 128, out_layers: Sequence[int] = (3, 7, 11),
-                 depth: int = 12, normalize: bool = True, weights_path: str | Path | None = None,
-                 allow_random_init: bool = False, seed: int = 0, device: str = "cpu") -> None:
+    def __init__(self, weights_path: str | Path | None = None, num_group: int = 1024, group_size: int = 128,
+                 out_layers: Sequence[int] = (3, 7, 11), depth: int = 12, normalize: bool = True, seed: int = 0,
+                 device: str = "cpu") -> None:
         self.num_group = num_group
         self.group_size = group_size
         self.normalize = normalize
@@ -212,19 +200,13 @@ class PointMAEBackbone(Backbone):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.encoder = PointMAEEncoder(depth=depth, out_layers=out_layers)
-        try:
-            weights_path = resolve_weights(weights_path)
-        except MissingWeightsError:
-            if not allow_random_init:
-                raise
-            weights_path = None
         if weights_path is not None:
             load_encoder_weights(self.encoder, weights_path)
-            self.weights = "pretrained"
-        else:
-            self.weights = "random-init"
         self.encoder.eval().requires_grad_(False).to(device)
         self.output_dim = self.encoder.output_dim
+
+    def torch_modules(self) -> list[nn.Module]:
+        return [self.encoder]
 
     def encode(self, points: np.ndarray) -> Tokens:
         points = np.asarray(points, dtype=np.float32)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchkit import DataError, MissingWeightsError
+from benchkit import DataError, MissingWeightsError, build_backbone
+from benchkit.backbones import job_options
 from benchkit_point_backbones.point_mae import (
     WEIGHTS_FILE,
     PointMAEBackbone,
@@ -54,8 +55,10 @@ def test_checkpoint_in_official_layout_loads_every_key(tmp_path, monkeypatch):
     source = _source_encoder()
     _write_official_checkpoint(tmp_path / WEIGHTS_FILE, source)
     monkeypatch.setenv("BENCHKIT_WEIGHTS", str(tmp_path))
-    backbone = PointMAEBackbone(num_group=16, group_size=8, seed=123, **SMALL)
-    assert backbone.weights == "pretrained"
+    with job_options(seed=123) as options:  # the harness resolves the file from the spec
+        backbone = build_backbone("point-mae", num_group=16, group_size=8, **SMALL)
+    assert backbone.weights == "pretrained" and options.built[0]["path"] == str(tmp_path / WEIGHTS_FILE)
+    assert backbone.torch_modules() == [backbone.encoder]
     loaded = backbone.encoder.state_dict()
     for key, value in source.state_dict().items():
         torch.testing.assert_close(loaded[key], value, msg=key)
@@ -109,16 +112,16 @@ def test_not_a_checkpoint_is_a_clear_error(tmp_path):
 def test_missing_file_raises_and_names_the_path(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCHKIT_WEIGHTS", str(tmp_path))
     with pytest.raises(MissingWeightsError) as err:
-        PointMAEBackbone(**SMALL)
+        build_backbone("point-mae", **SMALL)
     assert str(tmp_path / WEIGHTS_FILE) in str(err.value)
-    assert "pretrain.pth" in str(err.value)
+    assert "Point-MAE release" in str(err.value)
 
 
 def test_random_init_only_when_allowed_and_flagged(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCHKIT_WEIGHTS", str(tmp_path))
-    a = PointMAEBackbone(allow_random_init=True, seed=1, **SMALL)
-    b = PointMAEBackbone(allow_random_init=True, seed=1, **SMALL)
-    c = PointMAEBackbone(allow_random_init=True, seed=2, **SMALL)
-    assert a.weights == "random-init"
+    a = build_backbone("point-mae", allow_random_init=True, seed=1, **SMALL)
+    b = build_backbone("point-mae", allow_random_init=True, seed=1, **SMALL)
+    c = build_backbone("point-mae", allow_random_init=True, seed=2, **SMALL)
+    assert a.weights == "random-init" and a.identity["weights"] == "random-init"
     torch.testing.assert_close(a.encoder.state_dict(), b.encoder.state_dict())
     assert not torch.equal(a.encoder.pos_embed[0].weight, c.encoder.pos_embed[0].weight)

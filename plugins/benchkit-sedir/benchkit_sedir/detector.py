@@ -1,7 +1,8 @@
 """SeDiR as a benchkit detector: one model for all categories (unified setting).
 
-Pipeline per cloud: a frozen backbone (Point-MAE by default, FPFH group tokens as the weight-free variant) turns
-the cloud into G group tokens; SeDiR's network (see `benchkit_sedir.model`) builds a global token, and its decoder
+Pipeline per cloud: a frozen backbone of kind ``point-groups`` (Point-MAE by default, FPFH group tokens as the
+weight-free variant, or any registered one: ``sedir:<name>``; built by `benchkit.build_backbone`, which decides and
+records its weights) turns the cloud into G group tokens; SeDiR's network (see `benchkit_sedir.model`) builds a global token, and its decoder
 reconstructs every group's token from the other groups, the global token and the groups' normals and curvature.
 The reconstruction error of a group is its anomaly score; points take the max score of the groups they belong to
 (nearest centre for points in no group), smoothed over their nearest neighbours. The poster does not say how the
@@ -19,13 +20,13 @@ category-aware, so SeDiR ignores ``Sample.category`` in `predict` (it also works
 Hyper-parameters the poster does not give (all recorded by ``get_params``), chosen by us: 4 heads, 2 decoder
 blocks, coarse resolutions of 16 and 64 tokens, loss weights 0.2, SupCon temperature 0.1, feature jitter 0.2 (in
 standard deviations of each backbone feature), 25 % of tokens masked in training, AdamW (lr 1e-3, cosine schedule)
-with 16 clouds per batch; grouping, width and epochs per backbone (`BACKBONE_DEFAULTS`).
+with 16 clouds per batch; grouping, width and epochs per backbone (`BACKBONE_DEFAULTS`; a backbone not listed there
+gets Point-MAE's, the paper's configuration).
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,14 +34,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchkit import DataError, Detector, Prediction, Sample
-from benchkit_point_backbones.groups import (
-    farthest_point_sampling,
-    knn,
-    normalize_to_unit_sphere,
-    reproject_scores,
-    smooth_scores,
-)
+from benchkit import DataError, Detector, Prediction, Sample, build_backbone
+from benchkit_components.groups import normalize_to_unit_sphere, reproject_scores, smooth_scores
+from benchkit_components.neighbours import knn
+from benchkit_components.sampling import farthest_point_sampling, subsample_indices
 
 from .geometry import group_geometry
 from .model import (
@@ -53,11 +50,10 @@ from .model import (
     supervised_contrastive,
 )
 
-BACKBONES = ("point-mae", "fpfh")
 OBJECT_SCORES = ("mean", "max", "topk")
 #: Values of the parameters left at None, per backbone: M3DM's grouping (1024 groups of 128 points) for Point-MAE;
 #: for the weight-free FPFH variant a lighter grouping, a narrower model and fewer epochs so it trains in seconds on
-#: a CPU. `get_params` reports the values in force.
+#: a CPU. Other backbones get Point-MAE's values. `get_params` reports the values in force.
 BACKBONE_DEFAULTS = {
     "point-mae": {"num_group": 1024, "group_size": 128, "d_model": 128, "epochs": 100},
     "fpfh": {"num_group": 128, "group_size": 32, "d_model": 64, "epochs": 40},
@@ -83,10 +79,8 @@ class SeDiR(Detector):
                  scl_weight: float = 0.2, cls_weight: float = 0.2, cos_weight: float = 0.2,
                  temperature: float = 0.1, prototype_momentum: float = 0.9, jitter: float = 0.2,
                  mask_ratio: float = 0.25, epochs: int | None = None, batch_size: int = 16, lr: float = 1e-3,
-                 weight_decay: float = 1e-4, normal_k: int = 16, smooth_k: int = 8, object_score: str = "mean", object_topk: int = 3,
-                 allow_random_init: bool = False, device: str = "cpu", seed: int = 0) -> None:
-        if backbone not in BACKBONES:
-            raise ValueError(f"sedir backbone must be one of {BACKBONES}, got {backbone!r}")
+                 weight_decay: float = 1e-4, normal_k: int = 16, smooth_k: int = 8, object_score: str = "mean",
+                 object_topk: int = 3, device: str = "cpu", seed: int = 0) -> None:
         if global_token not in GLOBAL_TOKENS:
             raise ValueError(f"sedir global_token must be one of {GLOBAL_TOKENS}, got {global_token!r}")
         if guidance not in GUIDANCES:
@@ -122,35 +116,25 @@ class SeDiR(Detector):
         self.smooth_k = smooth_k
         self.object_score = object_score
         self.object_topk = object_topk
-        self.allow_random_init = allow_random_init
         self.device = device
         self.seed = seed
-        self.weights = "none" if backbone == "fpfh" else "pretrained"  # confirmed when fit loads the backbone
+
+    def _defaults(self) -> dict:
+        return BACKBONE_DEFAULTS.get(self.backbone, BACKBONE_DEFAULTS["point-mae"])
 
     def _param(self, name: str):
         """A parameter's value in force: as given, or the backbone's default when left at None."""
         value = getattr(self, name)
-        return BACKBONE_DEFAULTS[self.backbone][name] if value is None else value
+        return self._defaults()[name] if value is None else value
 
     def get_params(self) -> dict:
         params = super().get_params()
-        params.update({name: self._param(name) for name in BACKBONE_DEFAULTS[self.backbone]})
+        params.update({name: self._param(name) for name in self._defaults()})
         return params
 
     # -- grouping and tokens --------------------------------------------------------------------------------------
     def _grouping(self) -> tuple[int, int]:
         return self._param("num_group"), self._param("group_size")
-
-    def _make_backbone(self):
-        num_group, group_size = self._grouping()
-        if self.backbone == "point-mae":
-            from benchkit_point_backbones.point_mae import PointMAEBackbone
-
-            return PointMAEBackbone(num_group=num_group, group_size=group_size,
-                                    allow_random_init=self.allow_random_init, seed=self.seed, device=self.device)
-        from benchkit_point_backbones.fpfh import FPFHBackbone
-
-        return FPFHBackbone(num_group=num_group, group_size=group_size, seed=self.seed, device=self.device)
 
     def _levels(self) -> list[int]:
         """Coarse resolutions of the CFG tokenizer that are coarser than the groups themselves."""
@@ -161,11 +145,8 @@ class SeDiR(Detector):
         if len(points) < 4:
             raise DataError(None, f"sample {sample.id!r} has {len(points)} points; SeDiR needs a cloud",
                             "check the dataset files")
-        keep = np.arange(len(points))
-        if self.max_points and len(points) > self.max_points:
-            # one stream per sample id, so a cloud's subsample does not depend on the order of the samples
-            rng = np.random.default_rng([self.seed, zlib.crc32(str(sample.id).encode())])
-            keep = np.sort(rng.choice(len(points), size=self.max_points, replace=False))
+        # one stream per sample id, so a cloud's subsample does not depend on the order of the samples
+        keep = subsample_indices(len(points), self.max_points or None, self.seed, str(sample.id))
         cloud = points[keep]
         tokens = self.backbone_.encode(cloud)
         groups = np.asarray(tokens.groups)
@@ -204,8 +185,8 @@ class SeDiR(Detector):
             raise DataError(None, "no training samples", "check the dataset's train split")
         self.categories_ = sorted(set(labels_text))
         labels = torch.tensor([self.categories_.index(c) for c in labels_text])
-        self.backbone_ = self._make_backbone()
-        self.weights = self.backbone_.weights
+        num_group, group_size = self._grouping()
+        self.backbone_ = build_backbone(self.backbone, num_group=num_group, group_size=group_size)
         clouds = [self._prepare(s) for s in samples]
         all_feats = np.concatenate([c.features for c in clouds]).astype(np.float64)
         self.feature_mean_ = torch.as_tensor(all_feats.mean(axis=0), dtype=torch.float32)
@@ -283,5 +264,5 @@ class SeDiR(Detector):
 
     def torch_modules(self) -> list:
         modules = [self.net_] if hasattr(self, "net_") else []
-        encoder = getattr(getattr(self, "backbone_", None), "encoder", None)
-        return modules + ([encoder] if encoder is not None else [])
+        backbone = getattr(self, "backbone_", None)
+        return modules + (backbone.torch_modules() if backbone is not None else [])

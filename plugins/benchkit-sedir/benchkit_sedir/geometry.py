@@ -25,6 +25,6 @@ def point_normals_and_curvature(points: np.ndarray, k: int = 16) -> tuple[np.nda
 
 def group_geometry(points: np.ndarray, groups: np.ndarray, k: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """(G, 3) normals and (G,) curvatures of point groups given as (G, K) indices whose first column is the centre
-    (as `benchkit_point_backbones.groups.make_groups` lays them out)."""
+    (as `benchkit_components.groups.make_groups` lays them out)."""
     normals, curvature = point_normals_and_curvature(points, k)
     return normals[groups[:, 0]], curvature[groups].mean(axis=1)

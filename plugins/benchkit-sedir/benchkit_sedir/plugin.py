@@ -17,8 +17,9 @@ def make_sedir(**params):
 @hookimpl
 def register_detectors(register):
     register(DetectorSpec(
-        name="sedir", version="1.0",
+        name="sedir", version="1.1",
         description="SeDiR: coarse-to-fine global token, category-conditioned contrastive learning, "
                     "geometry-guided feature reconstruction (unified, multi-category)",
         factory=make_sedir, consumes=frozenset({"points"}), needs_category=True, trains=True,
-        settings=frozenset({"unified"}), backbones=("point-mae", "fpfh"), paper=PAPER, accepts_organized=False))
+        settings=frozenset({"unified"}), backbones=("point-mae", "fpfh"),
+        backbone_kinds=frozenset({"point-groups"}), paper=PAPER, accepts_organized=False))

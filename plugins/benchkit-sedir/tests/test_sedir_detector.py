@@ -9,6 +9,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from benchkit import DataError, MissingWeightsError
+from benchkit.backbones import job_options
 from benchkit_sedir.detector import SeDiR
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -92,7 +93,8 @@ def test_point_mae_without_weights_is_skipped_unless_random_init_is_allowed(data
     tiny = dict(num_group=16, group_size=16, d_model=32, epochs=1)
     with pytest.raises(MissingWeightsError, match=str(tmp_path / "pointmae_pretrain.pth")):
         SeDiR(**tiny).fit(train)
-    det = SeDiR(**tiny, allow_random_init=True).fit(train[:3])
-    assert det.weights == "random-init"
+    with job_options(allow_random_init=True) as options:  # what the harness does for --allow-random-init
+        det = SeDiR(**tiny).fit(train[:3])
+    assert [(b["name"], b["weights"]) for b in options.built] == [("point-mae", "random-init")]
     assert len(det.torch_modules()) == 2  # SeDiR's network and the Point-MAE encoder
     assert np.isfinite(det.predict(test[:1])[0].score)
