@@ -100,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
                      help="check content too: metrics finite and in [0, 1], status vs error and metrics, config hash, "
                           "metrics recomputed from the sample scores (default; --no-strict: the schema only)")
+    val.add_argument("--submission", action="store_true",
+                     help="check records for publication on the leaderboard too: plugin distribution and released "
+                          "version named, weights digests, no random-init or external row passed off as pretrained")
+
+    new = sub.add_parser("new", help="write a ready plugin package for a new detector or dataset")
+    new.add_argument("kind", choices=("detector", "dataset"))
+    new.add_argument("name", help="lower-case with hyphens, e.g. my-detector")
+    new.add_argument("--dir", type=Path, default=Path("."), help="folder to create benchkit-NAME/ in (default .)")
+    new.add_argument("--url", help="public source repository URL, written as [project.urls] Source")
 
     ds = sub.add_parser("datasets", help="inspect, verify and prepare datasets")
     ds_sub = ds.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -361,10 +370,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from benchkit.errors import UsageError
     from benchkit.validation import check_file, scan_results
 
+    if args.submission and not args.strict:
+        raise UsageError("--submission always checks strictly; drop --no-strict")
     checked = bad = 0
     for target in args.files:
-        checks = scan_results(target, strict=args.strict) if target.is_dir() else [check_file(target,
-                                                                                             strict=args.strict)]
+        if args.submission:
+            from benchkit.submission import check_submissions
+
+            checks = check_submissions([target])
+        else:
+            checks = scan_results(target, strict=args.strict) if target.is_dir() else [check_file(target,
+                                                                                                 strict=args.strict)]
         before = checked
         for check in checks:
             checked += 1
@@ -380,9 +396,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 print(f"  - {problem}", file=sys.stderr)
         if checked == before:
             raise UsageError(f"{target}: no *.json files in this folder")
-    print(f"{checked - bad} of {checked} file(s) valid" + (" (schema only)" if not args.strict else ""),
-          file=sys.stderr)
+    what = " (schema only)" if not args.strict else " for publication" if args.submission else ""
+    print(f"{checked - bad} of {checked} file(s) valid{what}", file=sys.stderr)
     return 1 if bad else 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from benchkit.scaffold import new_plugin
+
+    root = new_plugin(args.kind, args.name, args.dir, url=args.url)
+    print(root)
+    print(f"benchkit: next: pip install -e '{root}[test]' && pytest {root}", file=sys.stderr)
+    return 0
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -416,7 +441,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "leaderboard": cmd_leaderboard,
-    "schema": cmd_schema, "validate": cmd_validate, "datasets": cmd_datasets, "evaluate": cmd_evaluate,
+    "schema": cmd_schema, "validate": cmd_validate, "new": cmd_new, "datasets": cmd_datasets,
+    "evaluate": cmd_evaluate,
     "show": cmd_show, "compare": cmd_compare,
 }
 

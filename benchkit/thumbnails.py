@@ -1,7 +1,7 @@
 """Small pictures of a few fixed test samples per job (input, ground truth, anomaly map) for the site's gallery.
 
 Written by the scoring side of the harness (it holds the answers; a detector's process never sees ground truth),
-beside the job's record: ``<record>.thumbs/`` with one PNG per picture and ``index.json`` listing them. The samples
+beside the job's record: ``<record>.thumbs/`` with one PNG per picture and ``index.jsonl`` listing them. The samples
 are chosen from the test references alone (per category, the first anomalous ones and the first normal one by id),
 so every detector of a benchmark is pictured on the same samples and the gallery can set them side by side.
 
@@ -26,7 +26,7 @@ from benchkit.sample import ANOMALOUS, Sample, SampleRef
 SIZE = 160  # longest side of a picture, in pixels
 ANOMALOUS_PER_CATEGORY = 2
 NORMAL_PER_CATEGORY = 1
-INDEX = "index.json"
+INDEX = "index.jsonl"  # not *.json: a results folder's *.json files are records
 
 
 def thumbnails_dir(record_path: str | Path) -> Path:
@@ -126,7 +126,7 @@ def write_thumbnails(folder: str | Path, items: Sequence[tuple[Sample, np.ndarra
             Image.fromarray(image).save(folder / files[kind], optimize=True)
         index.append({"id": sample.id, "category": sample.category, "label": sample.label,
                       "defect": sample.defect, "files": files})
-    (folder / INDEX).write_text(json.dumps(index, indent=1))
+    (folder / INDEX).write_text("".join(json.dumps(item) + "\n" for item in index))
     return folder
 
 
@@ -145,11 +145,13 @@ def thumbnails_of(record_path: str | Path) -> list[dict[str, Any]]:
     """The pictures saved for a job: [{"id", "category", "label", "defect", "files": {kind: Path}}], [] if none."""
     folder = thumbnails_dir(record_path)
     try:
-        index = json.loads((folder / INDEX).read_text())
+        index = [json.loads(line) for line in (folder / INDEX).read_text().splitlines() if line.strip()]
     except (OSError, ValueError):
         return []
     out = []
-    for item in index if isinstance(index, list) else []:
+    for item in index:
+        if not isinstance(item, dict):
+            continue
         files = {k: folder / v for k, v in item.get("files", {}).items()
                  if isinstance(v, str) and "/" not in v and (folder / v).is_file()}
         if files:

@@ -64,7 +64,7 @@ class BenchmarkTables:
                     "sort": v["mean"], "href": self._link(key, category, bench),
                     "ci": fmt.interval(v["ci_lo"], v["ci_hi"])}
         if category == "mean" and row["incomplete"]:
-            why = f"missing: {row['missing']}" if row["missing"] else "not every category has every seed"
+            why = f"missing: {row['missing'].replace(',', ', ')}" if row["missing"] else "not every category has every seed"
             if row["copy_incomplete"]:
                 why = "the dataset copy lacked categories"
             return {"text": "incomplete", "title": f"no mean over categories: {why}", "cls": "status incomplete",
