@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchkit.datasets import Dataset, DatasetSpec
-from benchkit.errors import BenchkitError, MissingWeightsError, UsageError
+from benchkit.errors import BenchkitError, DataError, MissingWeightsError, UsageError
 from benchkit.jobs import ALL, Job, NotRun, ids_digest, jsonable, record_path
 from benchkit.plugins import Registry, accepts_param
 from benchkit.results import JobInfo, config_hash
@@ -63,12 +63,15 @@ class Planner:
                 self.notes.append(f"skipped dataset {name}: no copy at {root} (see `benchkit datasets info {name}`)")
                 continue
             dataset.prepare()
+            self.notes.extend(f"{name}: {notice}" for notice in dataset.notices())
             self._datasets[name] = dataset
             self._unavailable.discard(name)
         return self._datasets
 
     def expand(self, detectors: Sequence[str], datasets: Sequence[str], settings: Sequence[str],
                seeds: Sequence[int], category: str | None = None) -> tuple[list[Job], list[NotRun]]:
+        # a name or seed given twice is one job, not two
+        detectors, datasets, settings, seeds = (list(dict.fromkeys(x)) for x in (detectors, datasets, settings, seeds))
         built = {name: self._setting(name) for name in settings}
         sources = [s for setting in built.values() for s in setting.sources() if s in self.registry.datasets]
         opened = self.available_datasets([*datasets, *sources])
@@ -84,11 +87,12 @@ class Planner:
             if category is not None and category not in dataset.categories():
                 raise UsageError(f"dataset {dataset_name} has no category {category!r}; "
                                  f"present: {', '.join(dataset.categories())}")
+            readable, broken = self._readable(dataset)
             for setting_name, setting in built.items():
                 if not setting.applies_to(dataset, opened):
                     continue
                 for seed in seeds:
-                    plans: list[Plan] | None = None
+                    plans: list[tuple[Plan, BenchkitError | None]] | None = None
                     plan_error: BenchkitError | None = None
                     for det_name in detectors:
                         det_spec, backbone = self.registry.detector_variant(det_name)
@@ -103,18 +107,63 @@ class Planner:
                             continue
                         if plans is None and plan_error is None:
                             try:
-                                plans = setting.plan(dataset, seed=seed, datasets=opened)
+                                plans = self._checked_plans(setting, readable, broken, seed, opened)
                             except BenchkitError as exc:  # bad data: every job of this dataset/setting fails
                                 plan_error = exc
                         if plan_error is not None:
                             not_run.append(self._not_run(det_name, ds_spec, setting_name, seed, str(plan_error),
                                                          status="failed", error_type=type(plan_error).__name__))
                             continue
-                        for plan in plans:
-                            if category is None or plan.category in (category, ALL):
+                        for plan, error in plans:
+                            if category is not None and plan.category not in (category, ALL):
+                                continue
+                            if error is not None:
+                                not_run.append(self._not_run(det_name, ds_spec, setting_name, seed, str(error),
+                                                             status="failed", error_type=type(error).__name__,
+                                                             category=plan.category))
+                            else:
                                 jobs.append(self._job(det_name, det_spec, backbone, dataset, setting_name, seed, plan,
                                                       opened))
         return jobs, not_run
+
+    def _readable(self, dataset: Dataset) -> tuple[_Readable, dict[str, BenchkitError]]:
+        """The dataset as settings see it: only the categories whose train and test splits can be indexed; the
+        others with the error naming their file."""
+        broken: dict[str, BenchkitError] = {}
+        splits: dict[tuple[str, str], list] = {}
+        for cat in dataset.categories():
+            try:
+                for split in ("train", "test"):
+                    splits[cat, split] = dataset.index(cat, split)
+            except BenchkitError as exc:
+                broken[cat] = exc
+        return _Readable(dataset, [c for c in dataset.categories() if c not in broken], splits), broken
+
+    @staticmethod
+    def _checked_plans(setting, readable: _Readable, broken: dict[str, BenchkitError], seed: int,
+                       opened: dict[str, Dataset]) -> list[tuple[Plan, BenchkitError | None]]:
+        """A setting's plans over the readable categories, each with the error that stops it, if any.
+
+        A broken category fails its own job (a plan per category); a plan that spans categories (unified,
+        zero-shot) fails when one of them is broken, naming the file. A plan whose test split lacks normal or
+        anomalous samples fails too: its metrics would be undefined.
+        """
+        plans = setting.plan(readable, seed=seed, datasets={**opened, readable.name: readable})
+        out: list[tuple[Plan, BenchkitError | None]] = []
+        per_category = not plans
+        for plan in plans:
+            target = {r.category for r in plan.train + plan.test if r.dataset == readable.name}
+            spans = plan.category == ALL or bool(target - {plan.category})
+            per_category = per_category or not spans
+            error = None
+            if spans and broken:
+                cat, exc = next(iter(broken.items()))
+                error = DataError(getattr(exc, "path", None), f"this job covers category {cat!r}, which cannot "
+                                  f"be read: {getattr(exc, 'problem', exc)}", getattr(exc, "fix", ""))
+            out.append((plan, error or _one_class_error(plan, readable)))
+        if per_category:
+            out += [(Plan(cat, [], []), exc) for cat, exc in broken.items()]
+        return out
 
     def _setting(self, name: str):
         base = name.partition(":")[0]
@@ -157,15 +206,17 @@ class Planner:
             + "or pass --allow-random-init to run it with random weights (flagged in records)"))
 
     def _not_run(self, detector: str, ds_spec: DatasetSpec, setting: str, seed: int, reason: str,
-                 status: str = "skipped", error_type: str = "Incompatible") -> NotRun:
+                 status: str = "skipped", error_type: str = "Incompatible", category: str = ALL) -> NotRun:
         det_spec, _ = self.registry.detector_variant(detector)
         config = {"detector": {"name": detector, "version": det_spec.version},
                   "dataset": {"name": ds_spec.name, "version": ds_spec.version}, "setting": {"name": setting},
                   "seed": seed, "reason": reason}
+        if category != ALL:
+            config["category"] = category
         info = JobInfo(detector=detector, detector_version=det_spec.version, dataset=ds_spec.name,
-                       dataset_version=ds_spec.version, setting=setting, category=ALL, seed=seed, config=config,
+                       dataset_version=ds_spec.version, setting=setting, category=category, seed=seed, config=config,
                        config_hash=config_hash(config))
-        path = record_path(self.results, ds_spec.name, setting, detector, ALL, seed)
+        path = record_path(self.results, ds_spec.name, setting, detector, category, seed)
         return NotRun(info, reason, str(path), status, error_type)
 
     def _job(self, name: str, det_spec, backbone, dataset: Dataset, setting: str, seed: int, plan: Plan,
@@ -199,3 +250,34 @@ class Planner:
             allow_random_init=self.allow_random_init, device=self.device,
             extra_datasets={n: str(opened[n].root) for n in sorted(others)},
         )
+
+
+class _Readable:
+    """A dataset with its unreadable categories left out, its train/test indexes read once (what settings plan on).
+    Everything else is the dataset's own."""
+
+    def __init__(self, dataset: Dataset, keep: list[str], splits: dict[tuple[str, str], list]) -> None:
+        self._dataset, self._keep, self._splits = dataset, keep, splits
+
+    def categories(self) -> list[str]:
+        return list(self._keep)
+
+    def index(self, category: str, split: str):
+        if (category, split) in self._splits:
+            return list(self._splits[category, split])
+        return self._dataset.index(category, split)
+
+    def __getattr__(self, name: str):
+        return getattr(self._dataset, name)
+
+
+def _one_class_error(plan: Plan, dataset: _Readable) -> DataError | None:
+    """The test split of a category holds only normal or only anomalous samples: nothing to rank."""
+    for cat in sorted({r.category for r in plan.test}):
+        labels = {r.label for r in plan.test if r.category == cat}
+        if len(labels) < 2:
+            kind = "anomalous" if labels == {0} else "normal"
+            return DataError(dataset.root / cat, f"the test split of category {cat!r} has no {kind} samples, so no "
+                                                 f"detection metric is defined", "the copy is incomplete; re-extract "
+                                                 "this category")
+    return None

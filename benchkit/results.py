@@ -225,10 +225,11 @@ def iter_records(results_dir: str | Path) -> Iterator[tuple[Path, Record]]:
             continue
         try:
             data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = {"schema_version": None, "job": None}  # unreadable: let load_record name the problem
+        except (OSError, ValueError, RecursionError) as exc:
+            raise RecordError(str(path), [f"not readable JSON ({type(exc).__name__}); `benchkit validate` says "
+                                          f"more"]) from None
         if looks_like_record(data):
-            yield path, load_record(path)
+            yield path, parse_record(data, str(path))
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:

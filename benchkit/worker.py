@@ -140,10 +140,11 @@ def execute_job(job: Job) -> WorkerResult:
         except SkipJob as exc:
             result.status = "skipped"
             result.error = {"type": type(exc).__name__, "message": str(exc)}
-        except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, never propagated
-            result.status = "failed"
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a job's failure is recorded, never propagated
+            result.status = "failed"  # SystemExit too: a detector calling sys.exit() must not end the run
             result.predictions = None
-            result.error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
+            message = str(exc) if not isinstance(exc, SystemExit) else f"the detector called sys.exit({exc.code!r})"
+            result.error = {"type": type(exc).__name__, "message": message, "traceback": traceback.format_exc()}
         result.backbones = list(options.built)
     eff["peak_rss_mb"] = efficiency.peak_rss_mb()
     result.efficiency = {k: v for k, v in eff.items() if v is not None}

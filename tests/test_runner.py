@@ -118,7 +118,7 @@ def test_interrupted_run_leaves_no_partial_json_and_resumes(bk_env):
     done = list(results.rglob("*.json"))
     assert 1 <= len(done) < 3
     for path in results.rglob("*"):  # every file present is a complete record; no temporary leftovers
-        if path.is_file():
+        if path.is_file() and not path.name.endswith(".claim"):  # the killed run's claim: unlocked, reused on resume
             assert path.suffix == ".json", path
             json.loads(path.read_text())
     kept = {p: load_record(p).provenance.timestamp for p in done}
@@ -128,6 +128,7 @@ def test_interrupted_run_leaves_no_partial_json_and_resumes(bk_env):
     assert f"{len(done)} already done" in out.stderr
     assert len(list(results.rglob("*.json"))) == 3
     assert kept == {p: load_record(p).provenance.timestamp for p in done}
+    assert not list(results.rglob("*.claim"))  # every claim released with its record
 
 
 def test_a_crash_replaces_an_older_failed_record(bk_env, cli, monkeypatch):
