@@ -419,7 +419,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from benchkit import evaluate
 
-    return evaluate.cli(args, _results_dir(args.results))
+    return evaluate.cli(args, _folder_arg(_results_dir(args.results), "--results", must_exist=False))
 
 
 def cmd_show(args: argparse.Namespace) -> int:

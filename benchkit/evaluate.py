@@ -15,18 +15,24 @@ The maps folder mirrors the official MVTec 3D-AD evaluation layout, one file per
 The object score of a sample is the maximum of its map (the official MVTec 3D-AD evaluation and the Real3D-AD
 PatchCore baselines do this). Only categories that have a folder under ``<maps>`` are scored; metrics, counts, the
 mean over categories and the records themselves come from the same scoring step as `benchkit run`, so an evaluated
-record reads like a run record (detector version ``external``, seed 0 unless given).
+record reads like a run record.
+
+Evaluated records keep their own identity: detector version ``external``, a ``--name`` that is a plain identifier
+and no registered detector's name (the maps are not that detector's run), a registered ``--setting``, and a place
+of their own, ``<results>/external/<dataset>/<setting>/<name>/``. A record there that ``evaluate`` did not write is
+never replaced.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import numpy as np
 
 from benchkit.datasets import Dataset
-from benchkit.errors import DataError
+from benchkit.errors import DataError, PluginError, UsageError
 from benchkit.jobs import ALL, Job, ids_digest, jsonable, record_path
 from benchkit.plugins import get_registry
 from benchkit.sample import Sample, SampleRef
@@ -34,6 +40,8 @@ from benchkit.scoring import ScoredSamples, sample_counts, score_metrics
 from benchkit.settings import Plan
 
 MAP_SUFFIX = {True: ".tiff", False: ".txt"}  # organized -> TIFF, per-point -> text
+EXTERNAL = "external"  # the detector version of evaluated records, and the results subfolder they live in
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
 
 
 def map_path(maps: Path, ref: SampleRef, organized: bool) -> Path:
@@ -65,11 +73,14 @@ def read_organized_map(path: Path, sample: Sample, eval_size: tuple[int, int] | 
 def read_point_scores(path: Path, n_points: int) -> np.ndarray:
     """Per-point scores from a text file: one score per line, or rows ``x y z score`` (whitespace or commas)."""
     _require(path)
-    with open(path) as handle:
-        first = handle.readline()
-    delimiter = "," if "," in first else None
     try:
-        table = np.loadtxt(path, delimiter=delimiter, ndmin=2, dtype=np.float64)
+        with open(path, encoding="utf-8") as handle:
+            first = handle.readline()
+        delimiter = "," if "," in first else None
+        table = np.loadtxt(path, delimiter=delimiter, ndmin=2, dtype=np.float64, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not a text file of numbers (byte {exc.start} is not UTF-8)",
+                        "write one number per line, or rows 'x y z score', as plain text") from None
     except ValueError as exc:
         raise DataError(path, f"cannot parse the point scores ({exc})",
                         "write one number per line, or rows 'x y z score'") from exc
@@ -169,26 +180,63 @@ def evaluate_maps(dataset: str, root: Path | None, maps: Path, name: str) -> tup
     return score_metrics(scored), sample_counts(_plan(reader, present, ALL), scored)
 
 
+def check_identity(name: str, setting: str) -> None:
+    """Refuse a ``--name`` that is not a plain identifier or that names a registered detector, and a ``--setting``
+    that is not registered (UsageError naming the option and the fix)."""
+    registry = get_registry()
+    if not _PLAIN_NAME.fullmatch(name):
+        raise UsageError(f"--name {name!r}: give a plain identifier (letters, digits and . _ + -, at most 64, "
+                         f"starting with a letter or digit), e.g. my-detector")
+    base = name.partition(":")[0]
+    if base in registry.detectors:
+        raise UsageError(f"--name {name}: that is a registered detector, whose records come from `benchkit run`; "
+                         f"name the method that made these maps differently, e.g. {name}-external")
+    try:
+        registry.get("settings", setting.partition(":")[0]).build(setting)
+    except (PluginError, UsageError) as exc:
+        raise UsageError(f"--setting {setting}: {exc}") from None
+
+
+def external_record_path(results: Path, dataset: str, setting: str, name: str, category: str, seed: int) -> Path:
+    """Where an evaluated record goes: under ``<results>/external/``, apart from every run record."""
+    return record_path(Path(results) / EXTERNAL, dataset, setting, name, category, seed)
+
+
+def _refuse_foreign(paths: list[Path]) -> None:
+    """A file at a record path that this command did not write (not a readable external record) stays."""
+    from benchkit.validation import check_file
+
+    for path in paths:
+        if path.exists():
+            check = check_file(path, strict=False)
+            if check.record is None or check.record.job.detector_version != EXTERNAL:
+                raise DataError(path, "a file that `benchkit evaluate` did not write is in the way; it is kept",
+                                "choose another --name or --results, or move the file")
+
+
 def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, setting: str = "one-model-one-class",
                   results: Path, seed: int = 0) -> list[Path]:
     """Score the maps and write result records like `benchkit run` does: one per category for the
     one-model-one-class setting, else one record for all categories (``category: "all"``). The detector version is
-    recorded as ``external`` and the config names the maps folder. Returns the record paths."""
+    recorded as ``external``, the config names the maps folder, and the records go to `external_record_path`.
+    Returns the record paths."""
     from benchkit import __version__
     from benchkit.driver import make_record
     from benchkit.results import SampleScore, config_hash, write_record
     from benchkit.stats import bootstrap_intervals
 
+    check_identity(name, setting)
     started = time.perf_counter()
     reader, present, scored = _score_maps(dataset, root, maps, name)
     per_category = setting.split(":")[0] == "one-model-one-class"
     groups = [([c], c) for c in present] if per_category else [(present, ALL)]
+    _refuse_foreign([external_record_path(results, dataset, setting, name, c, seed) for _, c in groups])
     paths = []
     for categories, category in groups:
         plan = _plan(reader, categories, category)
         sub = scored.subset(categories)
         config = {
-            "detector": {"name": name, "version": "external", "maps": str(Path(maps).resolve()),
+            "detector": {"name": name, "version": EXTERNAL, "maps": str(Path(maps).resolve()),
                          "evaluated_by": f"benchkit {__version__} evaluate"},
             "dataset": {"name": reader.name, "version": reader.version, "options": jsonable(reader.config()),
                         "eval_size": reader.eval_size},
@@ -198,7 +246,7 @@ def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, set
             "train_ids": ids_digest(plan.train),
             "test_ids": ids_digest(plan.test),
         }
-        path = record_path(Path(results), dataset, setting, name, category, seed)
+        path = external_record_path(results, dataset, setting, name, category, seed)
         job = Job(detector=name, dataset=dataset, setting=setting, seed=seed, plan=plan,
                   dataset_root=str(reader.root), data_root=None, dataset_options={}, detector_params={}, config=config,
                   config_hash=config_hash(config), record_path=str(path), executor="none",

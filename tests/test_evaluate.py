@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -201,3 +202,46 @@ def test_unified_setting_writes_one_record_for_all_categories(mvtec, tmp_path):
     assert path.name == "all__seed0.json" and record.job.category == "all"
     assert set(record.metrics) == {"bagel", "foam", "mean"}
     assert record.incomplete  # the tiny copy has 2 of the 10 MVTec 3D-AD categories
+
+
+def test_evaluated_records_keep_their_own_identity(mvtec, tmp_path, capsys, monkeypatch):
+    """Issue 11: `evaluate` never writes over a run's record, refuses registered detector names, names that are not
+    plain identifiers and unregistered settings, and writes apart from run records."""
+    from benchkit.cli import main
+    from benchkit.results import load_record, write_record
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from records_factory import make_record
+
+    maps = tmp_path / "maps"
+    _write_tiff_maps(mvtec, maps, lambda sample, reader: sample.gt.astype(np.float32))
+    results = tmp_path / "results"
+    base = ["evaluate", "--dataset", "mvtec3d", "--root", str(mvtec), "--maps", str(maps), "--results", str(results)]
+    for name in ("..", "../../etc", "a/b", "x\x1b[31m", "", ".hidden"):
+        assert main([*base, "--name", name]) == 2
+        assert "give a plain identifier" in capsys.readouterr().err
+    assert main([*base, "--name", "btf-raw"]) == 2  # a registered detector: its records come from `benchkit run`
+    assert "that is a registered detector" in capsys.readouterr().err
+    for setting in ("../../x", "no-such-setting", "few-shot:lots"):
+        assert main([*base, "--name", "ext", "--setting", setting]) == 2
+        assert f"--setting {setting}:" in capsys.readouterr().err
+    assert not results.exists()  # nothing written by any refused call
+
+    assert main([*base, "--name", "ext"]) == 0
+    (path, _) = sorted(results.rglob("*.json"))
+    assert path.relative_to(results).parts[:2] == ("external", "mvtec3d")
+    assert main([*base, "--name", "ext"]) == 0  # its own record: replaced
+    foreign = make_record("ext", "bagel", 0, dataset="mvtec3d")
+    write_record(foreign, path)
+    assert main([*base, "--name", "ext"]) == 1
+    assert "a file that `benchkit evaluate` did not write is in the way; it is kept" in capsys.readouterr().err
+    assert load_record(path) == foreign
+
+
+def test_non_utf8_point_scores_are_a_named_error(real3d, tmp_path):
+    from benchkit.evaluate import read_point_scores
+
+    path = tmp_path / "scores.txt"
+    path.write_bytes(b"0.5\n\xff\xfe0.7\n")
+    with pytest.raises(DataError, match="not a text file of numbers"):
+        read_point_scores(path, 2)
