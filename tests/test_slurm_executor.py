@@ -3,45 +3,22 @@ submission, pickling and result path as on a SLURM cluster, with the tasks run a
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from benchkit.results import iter_records
 
 pytest.importorskip("submitit")
-TESTS = Path(__file__).resolve().parents[3] / "tests"
-sys.path.insert(0, str(TESTS))
+pytest.importorskip("benchkit_slurm")
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    import os
-
-    from benchkit.plugins import set_registry
-
-    monkeypatch.setenv("BENCHKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("BENCHKIT_PLUGINS", "fixture_plugins")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.syspath_prepend(str(TESTS))
-    set_registry(None)
-    yield tmp_path
-    set_registry(None)
-
-
-def run(*args: str) -> int:
-    from benchkit.cli import main
-
-    return main(list(args))
-
-
-def test_slurm_executor_runs_jobs_and_records_failures_and_crashes(env, monkeypatch, capsys):
+@pytest.mark.slow
+def test_slurm_executor_runs_jobs_and_records_failures_and_crashes(bk_env, cli, monkeypatch, capsys):
+    env = bk_env
     results = env / "results"
     slurm = ["--executor", "slurm", "--executor-option", "cluster=local", "--executor-option",
              f"folder={env / 'submitit'}", "--results", str(results), "--no-site", "--quiet"]
     monkeypatch.setenv("BENCHKIT_TEST_FAIL_ON", "egg")
-    assert run("run", "--detector", "raising", "--dataset", "tiny-points", "--workers", "2", *slurm) == 1
+    assert cli("run", "--detector", "raising", "--dataset", "tiny-points", "--workers", "2", *slurm) == 1
     recs = {r.job.category: r for _, r in iter_records(results)}
     assert set(recs) == {"ball", "egg", "pill"}
     failed = recs.pop("egg")
@@ -54,14 +31,14 @@ def test_slurm_executor_runs_jobs_and_records_failures_and_crashes(env, monkeypa
 
     # The task's process dies (exit code 7): a WorkerCrash record with submitit's explanation.
     monkeypatch.setenv("BENCHKIT_TEST_CRASH", "1")
-    assert run("run", "--detector", "raising", "--dataset", "tiny-points", "--category", "egg", "--seed", "1",
+    assert cli("run", "--detector", "raising", "--dataset", "tiny-points", "--category", "egg", "--seed", "1",
                *slurm) == 1
     [crashed] = [r for _, r in iter_records(results) if r.job.seed == 1]
     assert crashed.status == "failed" and crashed.error.type == "WorkerCrash"
     assert "the SLURM task" in crashed.error.message
 
 
-def test_unknown_executor_options_are_usage_errors(env, capsys):
-    assert run("run", "--detector", "nn-distance", "--dataset", "tiny-points", "--executor", "slurm",
+def test_unknown_executor_options_are_usage_errors(bk_env, cli, capsys):
+    assert cli("run", "--detector", "nn-distance", "--dataset", "tiny-points", "--executor", "slurm",
                "--executor-option", "partiton=gpu", "--no-site") == 2
     assert "partiton" in capsys.readouterr().err
