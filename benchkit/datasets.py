@@ -27,6 +27,10 @@ class Dataset(ABC):
     name: str = ""
     version: str = ""
     modalities: frozenset[str] = frozenset()
+    #: Decimals to which the harness rounds the coordinates of every sample a detector gets, when the copy stores
+    #: some clouds at that precision (e.g. anomalous clouds read from 6-decimal text, normal ones from binary PCD):
+    #: otherwise the precision alone would tell them apart. None: coordinates as read.
+    coordinate_decimals: int | None = None
 
     def __init__(self, root: Path, **options: Any) -> None:
         self.root = Path(root)

@@ -28,6 +28,7 @@ from benchkit.plugins import Registry, get_registry
 from benchkit.results import BackboneUse, Efficiency, ErrorInfo, Provenance, Record, SampleScore, write_record
 from benchkit.scoring import sample_counts, score_metrics, score_predictions
 from benchkit.stats import bootstrap_intervals
+from benchkit.blinding import in_plan_order, remove_inputs, write_test_inputs
 from benchkit.thumbnails import save_job_thumbnails
 from benchkit.worker import WorkerResult, execute_job
 
@@ -89,7 +90,22 @@ class _Scorer:
             self._readers[key] = spec.open(job.dataset_root, **job.dataset_options.get(job.dataset, {}))
         return self._readers[key]
 
-    def record(self, job: Job, result: WorkerResult) -> Record:
+    def blind(self, job: Job) -> tuple[Job, list[int]]:
+        """The job as the worker gets it: test inputs written under opaque ids in a seeded shuffled order, and no
+        test refs in its plan (`benchkit.blinding`). Returns it and the order (the worker's k-th test sample is
+        ``job.plan.test[order[k]]``)."""
+        import dataclasses
+
+        inputs, order = write_test_inputs(self.reader(job), job.plan.test, seed=job.seed, key=job.config_hash,
+                                          hide_category=job.plan.hide_category, parent=_inputs_parent())
+        plan = dataclasses.replace(job.plan, test=[])
+        return dataclasses.replace(job, plan=plan, inputs=inputs), order
+
+    def record(self, job: Job, result: WorkerResult, order: list[int] | None = None) -> Record:
+        """The record of a job from its worker's result. ``order``: the order in which the worker got the test
+        samples (`blind`); its predictions are put back into the plan's order before scoring."""
+        if order is not None and result.predictions is not None:
+            result.predictions = in_plan_order(result.predictions, order)
         common = dict(device=result.device, threads=result.threads, duration_seconds=result.duration_seconds,
                       backbones=[BackboneUse(**b) for b in result.backbones], weights=weights_of(result.backbones))
         eff = Efficiency(**result.efficiency) if result.efficiency else Efficiency()
@@ -109,6 +125,16 @@ class _Scorer:
         except Exception as exc:  # noqa: BLE001 - a bad prediction fails its job, not the run
             return make_record(job, "failed", efficiency=eff, **common, error=ErrorInfo(
                 type=type(exc).__name__, message=str(exc), traceback=traceback.format_exc()))
+
+
+def _inputs_parent() -> Path:
+    """Where blinded test inputs are written (removed when their job ends): under the cache folder, which workers
+    on other machines share with the driver like the data."""
+    from benchkit.paths import cache_dir
+
+    folder = cache_dir() / "inputs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _crash_record(job: Job, crash: str) -> Record:
@@ -230,6 +256,7 @@ def run_jobs(jobs: Sequence[Job], not_run: Sequence[NotRun], executor_name: str,
         summary.notes.append(f"executor {executor_name} does not enforce --timeout or --max-memory")
     scorer = _Scorer(registry)
     claims = Claims()
+    blinded: dict[str, tuple[Job, list[int], Any]] = {}  # record path -> (driver's job, worker's order, inputs)
     bar = _progress(len(todo), progress)
 
     def claimed() -> Iterator[Job]:
@@ -244,18 +271,33 @@ def run_jobs(jobs: Sequence[Job], not_run: Sequence[NotRun], executor_name: str,
                 summary.cached += 1
                 bar.update(1)
                 continue
-            yield job
+            try:
+                sent, order = scorer.blind(job)
+            except Exception as exc:  # noqa: BLE001 - unreadable test data fails this job, not the run
+                record = make_record(job, "failed", error=ErrorInfo(type=type(exc).__name__, message=str(exc),
+                                                                  traceback=traceback.format_exc()))
+                write_record(record, job.record_path)
+                claims.release(job.record_path)
+                summary.count("failed", _failure_line(job, record))
+                bar.update(1)
+                continue
+            blinded[job.record_path] = (job, order, sent.inputs)
+            yield sent
 
     try:
         with _stop_on_signals(), closing(executor.run(claimed(), execute_job)) as ended:
-            for job, result, crash in ended:
-                record = _crash_record(job, crash) if crash is not None else scorer.record(job, result)
+            for sent, result, crash in ended:
+                job, order, inputs = blinded.pop(sent.record_path)
+                remove_inputs(inputs)
+                record = _crash_record(job, crash) if crash is not None else scorer.record(job, result, order)
                 write_record(record, job.record_path)
                 claims.release(job.record_path)
                 summary.count(record.status, _failure_line(job, record))
                 bar.update(1)
                 bar.set_postfix(ok=summary.ok, failed=summary.failed, skipped=summary.skipped, refresh=False)
     finally:
+        for _, _, inputs in blinded.values():  # stopped early: inputs of jobs that never ended
+            remove_inputs(inputs)
         claims.release_all()
         bar.close()
     if summary.elsewhere:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from benchkit.blinding import BlindInputs
 from benchkit.results import JobInfo, config_hash
 from benchkit.sample import SampleRef
 from benchkit.settings import Plan
@@ -44,6 +45,9 @@ class Job:
     allow_random_init: bool = False
     device: str = "cpu"
     extra_datasets: dict[str, str] = field(default_factory=dict)  # other datasets the plan trains on -> their roots
+    #: The test inputs as the worker gets them. Set by the driver on the copy it sends (whose plan then has no test
+    #: refs: `benchkit.blinding`); None in the driver's own job.
+    inputs: BlindInputs | None = None
 
     @property
     def info(self) -> JobInfo:

@@ -88,9 +88,11 @@ class Sample:
         return out
 
     def hidden(self, *, category: bool = False) -> Sample:
-        """A copy without the answers (label, defect type, ground truth), and without the category if asked.
+        """A copy without the answers (label, defect type, ground truth) and without metadata (which names files
+        and their defect folders), and without the category if asked: what a detector may see of a test sample.
 
-        The harness, not the detector, decides what a detector sees: test samples always go through this.
+        The harness goes further (`benchkit.blinding`): it also replaces the id (dataset ids name the defect),
+        shuffles the order and rounds coordinates to the dataset's `coordinate_decimals`.
         """
         return dataclasses.replace(
             self,
@@ -98,7 +100,7 @@ class Sample:
             defect=None,
             gt=None,
             category=None if category else self.category,
-            meta={k: v for k, v in self.meta.items() if not k.startswith("gt")},
+            meta={},
         )
 
     def without_category(self) -> Sample:

@@ -1,7 +1,9 @@
 """The worker: runs one job in the detector's process and hands back what it produced.
 
-It loads the job's samples (test samples without their answers), builds the detector, fits it, predicts every test
-sample one at a time (timed, after one warm-up) and measures efficiency. It never scores and never writes a record:
+It loads the training samples, builds the detector, fits it, predicts every test sample one at a time (timed, after
+one warm-up) and measures efficiency. Test samples arrive without answers: the driver wrote their inputs under
+opaque ids, in a shuffled order (`benchkit.blinding`); this process never holds a test label, defect type or
+ground truth. It never scores and never writes a record:
 it returns a `WorkerResult` to the executor, which returns it to the driver. A job's own failure is part of the
 result (status ``failed`` with the traceback), never an exception out of `execute_job`.
 """
@@ -12,18 +14,18 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from benchkit import efficiency
 from benchkit.backbones import job_options
+from benchkit.blinding import TrainingSamples, read_input
 from benchkit.datasets import Dataset
 from benchkit.detectors import Detector, Prediction
 from benchkit.errors import SkipJob
 from benchkit.jobs import Job
 from benchkit.plugins import get_registry
-from benchkit.sample import Sample, SampleRef
+from benchkit.sample import Sample
 from benchkit.scoring import Predictions
 
 
@@ -39,23 +41,6 @@ class WorkerResult:
     device: str = "cpu"
     threads: int | None = None  # thread count the job's libraries actually ran with
     duration_seconds: float = 0.0
-
-
-class TrainingSamples(Sequence[Sample]):
-    """Training samples as a sequence that loads on access, with categories hidden when the plan says so."""
-
-    def __init__(self, datasets: dict[str, Dataset], refs: Sequence[SampleRef], hide_category: bool) -> None:
-        self._datasets, self._refs, self._hide = datasets, list(refs), hide_category
-
-    def __len__(self) -> int:
-        return len(self._refs)
-
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        ref = self._refs[i]
-        sample = self._datasets[ref.dataset].load(ref)
-        return sample.without_category() if self._hide else sample
 
 
 def set_threads(threads: int) -> None:
@@ -90,15 +75,17 @@ def _predict_one(detector: Detector, sample: Sample, name: str) -> tuple[float, 
     return float(pred.score), pred.map
 
 
-def _predict_all(detector: Detector, dataset: Dataset, job: Job, eff: dict[str, Any]) -> Predictions:
+def _predict_all(detector: Detector, job: Job, eff: dict[str, Any]) -> Predictions:
     """Predict every test sample one at a time (timed), after one warm-up sample (FLOPs counted there)."""
     import math
 
     out = Predictions()
     latencies: list[float] = []
     modules = detector.torch_modules()
-    for i, ref in enumerate(job.plan.test):
-        visible = dataset.load(ref).hidden(category=job.plan.hide_category)
+    if job.inputs is None:
+        raise ValueError(f"{job.describe()}: no test inputs; the driver prepares them (benchkit.blinding)")
+    for i in range(len(job.inputs)):
+        visible = read_input(job.inputs, i)
         if i == 0:
             with efficiency.flop_counter(modules) as flops:
                 detector.predict([visible])
@@ -130,10 +117,11 @@ def execute_job(job: Job) -> WorkerResult:
             datasets = _open_datasets(job)
             det_spec, _ = registry.detector_variant(job.detector)
             detector = det_spec.build(**job.detector_params)
-            train = TrainingSamples(datasets, job.plan.train, job.plan.hide_category)
+            train = TrainingSamples(datasets, job.plan.train, hide_category=job.plan.hide_category, seed=job.seed,
+                                    key=job.config_hash)
             efficiency.reset_gpu_peak(job.device)
             _, eff["fit_seconds"] = efficiency.timed(lambda: detector.fit(train), job.device)
-            result.predictions = _predict_all(detector, datasets[job.dataset], job, eff)
+            result.predictions = _predict_all(detector, job, eff)
             modules = detector.torch_modules()
             eff.update(parameters=efficiency.count_parameters(modules),
                        memory_bank_bytes=int(detector.memory_bank_bytes()), peak_gpu_mb=efficiency.gpu_peak_mb(job.device))
