@@ -231,6 +231,9 @@ def test_evaluated_records_keep_their_own_identity(mvtec, tmp_path, capsys, monk
     (path, _) = sorted(results.rglob("*.json"))
     assert path.relative_to(results).parts[:2] == ("external", "mvtec3d")
     assert main([*base, "--name", "ext"]) == 0  # its own record: replaced
+    site = tmp_path / "site"
+    assert main(["leaderboard", "build", "--results", str(results), "--out", str(site)]) == 0
+    assert any('title="detector_version">external</span>' in page.read_text() for page in site.rglob("*.html"))
     foreign = make_record("ext", "bagel", 0, dataset="mvtec3d")
     write_record(foreign, path)
     assert main([*base, "--name", "ext"]) == 1

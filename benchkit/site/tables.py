@@ -148,6 +148,9 @@ class BenchmarkTables:
             if k in ("dataset", "setting", "detector", "weights") or not row.get(k):
                 continue
             if k == "detector_version":
+                if row[k] == "external":  # maps scored by `benchkit evaluate`: no run of the method's code here
+                    out[k] = "external"
+                    continue
                 if len({r.get(k) for r in rows if r["detector"] == row["detector"]}) < 2:
                     continue
                 out[k] = f"v{row[k]}"
