@@ -67,10 +67,11 @@ def draw(table: dict, out_dir: Path) -> list[dict]:
             line = sorted((pts[i] for i in front), key=lambda p: p[0])
             ax.plot([p[0] for p in line], [100 * p[1] for p in line], color="#1d4ed8", linewidth=1, linestyle="--",
                     label="Pareto front", zorder=2)
+            ax.margins(x=0.2, y=0.1)  # room for the labels of the outermost points
             ax.set_xlabel(label + (" →" if higher else " ← lower is better"))
             ax.set_ylabel(f"{metric} (mean, %)")
             ax.grid(True, which="major", color="#e5e7eb", linewidth=0.6)
-            ax.legend(loc="lower right", frameon=False)
+            ax.legend(loc="best", frameon=False)
             fig.tight_layout()
             name = f"{table['bench'].id}--{suffix}.svg"
             fig.savefig(out_dir / name, format="svg", metadata={"Date": None})
