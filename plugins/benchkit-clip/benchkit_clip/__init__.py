@@ -1,0 +1,1 @@
+"""CLIP backbones for benchkit (see `benchkit_clip.plugin` and `benchkit_clip.model`)."""
