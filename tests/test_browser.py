@@ -52,6 +52,9 @@ def _hostile_record():
     prov = rec.provenance
     prov.cpu, prov.platform, prov.python, prov.executor = p, p, p, p
     prov.packages = {p: p}
+    from benchkit.results import PluginRef
+
+    prov.detector_plugin = PluginRef(distribution=p, version=p, source="javascript:window.__pwned=1")
     for s in rec.samples:
         s.id = s.id + p
     return rec

@@ -13,6 +13,7 @@ from records_factory import CATS, make_record, scenario, write_scenario  # noqa:
 
 from benchkit.results import config_hash  # noqa: E402
 from benchkit.site import build_site, fmt  # noqa: E402
+from benchkit.site.model import paper_url, web_url  # noqa: E402
 from benchkit.site.plots import pareto_front  # noqa: E402
 
 EXPECTED = {"toy": CATS}
@@ -181,3 +182,10 @@ def test_pareto_front():
     assert pareto_front(pts, higher_x=True) == [0, 1]
     # (memory, accuracy): lower memory is better
     assert pareto_front([(100.0, 0.8), (50.0, 0.8), (500.0, 0.95)], higher_x=False) == [1, 2]
+
+
+def test_links_only_to_web_addresses():
+    assert paper_url("Li et al., arXiv 2604.22899, 2026") == "https://arxiv.org/abs/2604.22899"
+    assert paper_url("see https://example.org/p.pdf), 2024") == "https://example.org/p.pdf" and paper_url("x") == ""
+    assert web_url("javascript:alert(1)") == "" and web_url("https://a.b/c") == "https://a.b/c"
+    assert web_url('https://a.b/"onmouseover=x') == ""

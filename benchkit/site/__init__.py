@@ -24,7 +24,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from benchkit.site import pages, plots
-from benchkit.site.model import SiteData, load_site_data
+from benchkit.site.model import SiteData, load_site_data, web_url
 from benchkit.site.tables import BenchmarkTables
 
 ASSETS = ("style.css", "site.js")
@@ -36,6 +36,7 @@ def _environment() -> Environment:
     from benchkit import __version__
 
     env.globals["benchkit_version"] = __version__
+    env.filters["web_url"] = web_url
     return env
 
 

@@ -8,6 +8,7 @@ installed where the site is built, a dataset without a metadata file. Pages then
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class DetectorInfo:
     distribution: str = ""
     distribution_version: str = ""
     source_url: str = ""
+    paper_url: str = ""
     consumes: list[str] = field(default_factory=list)
     installed: bool = False
 
@@ -85,6 +87,26 @@ def _record_id(path: Path | None, root: Path, rec: Record) -> str:
         j = rec.job
         parts = (j.dataset, j.setting, j.detector, f"{j.category}__seed{j.seed}")
     return "--".join(slug(p) for p in parts)
+
+
+_URL = re.compile(r"https?://[^\s)>\]]+")
+_ARXIV = re.compile(r"arXiv[:\s]*(\d{4}\.\d{4,5})", re.IGNORECASE)
+
+
+def web_url(url: str | None) -> str:
+    """``url`` when it is an http(s) address, else "": links from records and plugins never get another scheme
+    (a ``javascript:`` source URL in a submitted record must not become a link)."""
+    url = (url or "").strip()
+    return url if re.match(r"^https?://[^\s\"'<>]+$", url) else ""
+
+
+def paper_url(paper: str) -> str:
+    """A link for a paper citation: a URL written in it, else its arXiv page when it names an arXiv id."""
+    if m := _URL.search(paper or ""):
+        return m.group(0)
+    if m := _ARXIV.search(paper or ""):
+        return f"https://arxiv.org/abs/{m.group(1)}"
+    return ""
 
 
 def distribution_metadata(distribution: str) -> tuple[str, str]:
@@ -157,15 +179,17 @@ class SiteData:
         if spec is not None:
             info.installed = True
             info.description, info.paper, info.spec_version = spec.description, spec.paper, spec.version
+            info.paper_url = paper_url(spec.paper)
             info.consumes = sorted(spec.consumes)
             info.distribution = reg.owner.get(("detectors", base), "")
-            info.distribution_version, info.source_url = distribution_metadata(info.distribution)
+            info.distribution_version, source = distribution_metadata(info.distribution)
+            info.source_url = web_url(source)
         plugin = next((_plugin_of(e.record) for e in reversed(self.entries)
                        if e.record.job.detector == name and _plugin_of(e.record)), None)
         if plugin is not None:  # what the records say wins: the site may be built where the plugin is not installed
             info.distribution = plugin.get("distribution") or info.distribution
             info.distribution_version = plugin.get("version") or info.distribution_version
-            info.source_url = plugin.get("source") or info.source_url
+            info.source_url = web_url(plugin.get("source")) or info.source_url
         return info
 
     def _benchmark(self, dataset: str, setting: str) -> BenchmarkInfo:
@@ -175,7 +199,8 @@ class SiteData:
         info = BenchmarkInfo(dataset, setting, benchmark_id(dataset, setting))
         try:
             meta = load_meta(dataset)
-            info.title, info.homepage, info.license, info.citation = meta.title, meta.homepage, meta.license, meta.citation
+            info.title, info.license, info.citation = meta.title, meta.license, meta.citation
+            info.homepage = web_url(meta.homepage)
             info.modalities, info.embedded = list(meta.modalities), meta.embedded
         except BenchkitError:
             pass
