@@ -16,9 +16,12 @@ LIST_KINDS = ("detectors", "datasets", "settings", "backbones", "executors")
 
 def _seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers, e.g. 0,1,2 (got {text!r})") from None
+        seeds = [-1]
+    if any(seed < 0 for seed in seeds):
+        raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers >= 0, e.g. 0,1,2 (got {text!r})")
+    return seeds
 
 
 def _positive(flag: str):
@@ -241,6 +244,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.seeds and args.seed is not None:
         raise UsageError("give --seed or --seeds, not both")
     seeds = args.seeds or [args.seed if args.seed is not None else 0]
+    if seeds[0] < 0:
+        raise UsageError(f"--seed {seeds[0]}: seeds are integers >= 0")
     if args.workers is None:
         args.workers = os.cpu_count() or 1
     if args.workers < 1:
@@ -447,6 +452,14 @@ COMMANDS = {
 }
 
 
+def _innermost(exc: BaseException) -> str:
+    """``file:line`` where an exception was raised (the last frame of its traceback)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "unknown place"
+
+
 def _plain_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(str(message), file=sys.stderr)
 
@@ -486,6 +499,12 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:  # a path the user gave cannot be read or written
             where = f"{exc.filename}: " if exc.filename else ""
             print(f"benchkit {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 1
+        except Exception as exc:  # a bug (benchkit's or a plugin's): one line naming where, the trace on request
+            if os.environ.get("BENCHKIT_DEBUG"):
+                raise
+            print(f"benchkit {args.command}: internal error at {_innermost(exc)}: {type(exc).__name__}: {exc} "
+                  f"(a bug in benchkit or a plugin; set BENCHKIT_DEBUG=1 to see the traceback)", file=sys.stderr)
             return 1
 
 

@@ -179,9 +179,11 @@ def test_a_test_split_of_one_class_fails_its_category(bk_env, cli):
     (["--max-memory", "lots"], "--max-memory takes a positive number (got 'lots')"),
     (["--data-root", "/nonexistent/data"], "--data-root /nonexistent/data: no such folder"),
     (["--dataset-option", "tiny-pionts.only=[1]"], "--dataset-option tiny-pionts.KEY=VALUE: no dataset 'tiny-pionts'"),
+    (["--seed", "-1"], "--seed -1: seeds are integers >= 0"),
+    (["--seeds", "0,-1"], "--seeds takes comma-separated integers >= 0"),
 ])
 def test_bad_run_arguments_are_usage_errors(bk_env, cli, capsys, argv, message):
-    with pytest.raises(SystemExit) if argv[0] in ("--timeout", "--max-memory") else _no_raise():
+    with pytest.raises(SystemExit) if argv[0] in ("--timeout", "--max-memory", "--seeds") else _no_raise():
         code = cli(*run_args(bk_env / "results", "--detector", "nn-distance", *argv))
         assert code == 2
     assert message in capsys.readouterr().err
@@ -207,3 +209,13 @@ class _no_raise:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_a_plugin_bug_is_one_line_naming_where_and_the_trace_is_there_on_request(bk_env, cli, capsys, monkeypatch):
+    argv = run_args(bk_env / "results", "--detector", "nn-distance", "--dataset-option", "tiny-points.only=5")
+    assert cli(*argv) == 1  # the test dataset does not check its option: `in 5` fails inside the plugin
+    err = capsys.readouterr().err
+    assert "internal error at testing.py:" in err and "TypeError" in err and "Traceback" not in err
+    monkeypatch.setenv("BENCHKIT_DEBUG", "1")
+    with pytest.raises(TypeError):
+        cli(*argv)
