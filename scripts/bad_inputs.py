@@ -205,6 +205,11 @@ RECORD_CASES = {
     "job is a list": (_edited(_set("job", [])), "job"),
     "status unknown": (_edited(_set("status", "great")), "status"),
     "extra field": (_edited(_set("hacked", True)), "hacked"),
+    "sample label 2": (_edited(_set("samples.0.label", 2)), "labels are 0 or 1"),
+    "duplicate sample ids": (_edited(_set("samples.1.id", "an0")), "lists a sample id twice"),
+    "interval of an unreported metric": (_edited(_set("intervals", {"a": {"aupro@0.3": [0.1, 0.2]}})),
+                                         "does not report"),
+    "metrics of a category without counts": (_edited(_set("metrics.zz", {"i_auroc": 0.5})), "has metrics but no"),
 }
 
 
@@ -523,6 +528,13 @@ RUN_ARG_CASES = {
     "--seeds a,b": (["--detector", "nn-distance", "--dataset", "tiny-points", "--seeds", "a,b"], "--seeds"),
     "--category unknown": (["--detector", "nn-distance", "--dataset", "tiny-points", "--category", "nope"], "nope"),
     "--param unknown": (["--detector", "nn-distance", "--dataset", "tiny-points", "--param", "zzz=1"], "zzz"),
+    "--seed -1": (["--detector", "nn-distance", "--dataset", "tiny-points", "--seed", "-1"], "--seed -1"),
+    "--seeds 0,-1 (few-shot)": (["--detector", "nn-distance", "--dataset", "tiny-points", "--setting", "few-shot:2",
+                                 "--seeds", "0,-1"], "--seeds"),
+    "--dataset-option voxel_size=-1": (["--detector", "nn-distance", "--dataset", "real3d-ad", "--data-root", "{tmp}",
+                                        "--dataset-option", "real3d-ad.voxel_size=-1"], "voxel_size"),
+    "--dataset-option center=maybe": (["--detector", "nn-distance", "--dataset", "real3d-ad", "--data-root", "{tmp}",
+                                       "--dataset-option", "real3d-ad.center=maybe"], "center"),
     "no detector": (["--dataset", "tiny-points"], "--detector"),
     "--config missing": (["--config", "/nonexistent.toml"], "/nonexistent.toml"),
 }
@@ -756,6 +768,44 @@ def _(tmp):
         return Outcome("lost", "the healthy category did not run")
     return _record_outcome(result, recs.get(("nn-distance", "one-model-one-class", "shell", 0)), "DataError",
                            "1_good.pcd")
+
+
+@case("run: a missing mask of one defect sample")
+def _(tmp):
+    from benchkit_datasets.testing import make_mvtec3d
+
+    root = make_mvtec3d(tmp / "data" / "mvtec3d")
+    mask = root / "bagel" / "test" / "crack" / "gt" / "000.png"
+    mask.unlink()
+    result = cli("run", "--detector", "nn-distance", "--dataset", "mvtec3d", "--data-root", tmp / "data",
+                 "--results", tmp / "results", "--no-site", "--quiet", "--executor", "inline")
+    recs = records(tmp / "results")
+    foam = recs.get(("nn-distance", "one-model-one-class", "foam", 0))
+    if foam is None or foam.status != "ok":
+        return Outcome("lost", "the healthy category did not run")
+    return _record_outcome(result, recs.get(("nn-distance", "one-model-one-class", "bagel", 0)), "DataError",
+                           str(mask))
+
+
+@case("run: a folder that is not a category")
+def _(tmp):
+    root = _real3d(tmp / "data")
+    shutil.copytree(root / "shell", root / "shell_old")
+    result = cli("run", "--detector", "nn-distance", "--dataset", "real3d-ad", "--data-root", tmp / "data",
+                 "--results", tmp / "results", "--no-site", "--quiet", "--executor", "inline")
+    if any(r.job.category == "shell_old" for r in records(tmp / "results").values()):
+        return Outcome("silent", "the folder ran as a category")
+    return judge(result, f"{root / 'shell_old'}: folder is not a category of real3d-ad", "not run", ok=True)
+
+
+@case("run: files the reader does not read (.PCD, .ply)")
+def _(tmp):
+    root = _real3d(tmp / "data")
+    (root / "shell" / "test" / "1_good.pcd").rename(root / "shell" / "test" / "1_good.PCD")
+    (root / "shell" / "test" / "7_bulge.ply").write_text("ply\n")
+    result = cli("run", "--detector", "nn-distance", "--dataset", "real3d-ad", "--data-root", tmp / "data",
+                 "--results", tmp / "results", "--no-site", "--quiet", "--executor", "inline")
+    return judge(result, "1_good.PCD: unexpected file name", "7_bulge.ply: unexpected file name", ok=True)
 
 
 @case("run: stray JSON under --results, site built")
