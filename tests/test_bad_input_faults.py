@@ -116,6 +116,7 @@ def test_no_process_of_the_run_outlives_the_driver(faults, sig, group):
             driver.kill()
 
 
+@pytest.mark.slow  # two CLI processes side by side: ~20 s on two cores
 def test_two_runs_into_one_folder_run_each_job_once(faults):
     env = dict(os.environ, BENCHKIT_TEST_SLEEP="1")
     cmd = [sys.executable, "-m", "benchkit.cli", *run_args(faults / "results", "--detector", "counted",
