@@ -4,7 +4,8 @@
   and returns the final block's patch tokens after ``ln_post`` and the visual projection, (h, w, D) or
   (B, h, w, D) float32, h = w = image size / patch size (24 x 24 x 768 for ViT-L/14@336). Projected, the tokens
   live in the space of the text embeddings, so ``cos(token, text)`` scores a patch (as WinCLIP, AnomalyCLIP and
-  PointAD compare them). ``encode_image(rgb)`` gives the pooled image embedding, (D,) or (B, D).
+  PointAD compare them). ``encode_image(rgb)`` gives the pooled image embedding, (D,) or (B, D); ``encode_all``
+  both from one forward pass.
 - `ClipText` (kind ``text``): ``encode(texts)`` returns (n, D) float32 text embeddings after ``text_projection``,
   NOT normalised: WinCLIP-style prompt ensembles average embeddings before normalising them.
 
@@ -82,7 +83,8 @@ class ClipImage(Backbone):
         x = (np.stack(resized) - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).to(self.device)
 
-    def _forward(self, rgb: np.ndarray):
+    def encode_all(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(patch tokens, pooled embedding) of one forward pass: what `encode` and `encode_image` return."""
         import torch
 
         images = np.asarray(rgb)
@@ -105,10 +107,10 @@ class ClipImage(Backbone):
         return (tokens[0], pooled[0]) if single else (tokens, pooled)
 
     def encode(self, rgb: np.ndarray) -> np.ndarray:
-        return self._forward(rgb)[0]
+        return self.encode_all(rgb)[0]
 
     def encode_image(self, rgb: np.ndarray) -> np.ndarray:
-        return self._forward(rgb)[1]
+        return self.encode_all(rgb)[1]
 
     def torch_modules(self) -> list[Any]:
         return [self.model.visual]
