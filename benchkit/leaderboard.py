@@ -22,7 +22,8 @@ __all__ = ["build_site", "compare_text", "show_text"]
 def _text_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     def line(cells: list[str]) -> str:
-        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
@@ -62,8 +63,10 @@ def show_text(
         for j in sec["jobs"]:
             blocks[-1] += f"\n  {j['status']}: {j['detector']} {j['category']} seed {j['seed']}: {j['reason']}"
     if not blocks:
-        return f"no results under {results_dir}" + (f" for {dataset or ''} {setting or ''}".rstrip() if dataset or setting else "")
-    return "\n\n".join(blocks) + "\n\nmarks: [random-init] backbone not pretrained; [incomplete] no mean over categories"
+        where = f" for {dataset or ''} {setting or ''}".rstrip() if dataset or setting else ""
+        return f"no results under {results_dir}{where}"
+    marks = "marks: [random-init] backbone not pretrained; [incomplete] no mean over categories"
+    return "\n\n".join(blocks) + "\n\n" + marks
 
 
 def _label(r: dict) -> str:

@@ -241,7 +241,8 @@ def _fields(kind: str, name: str, url: str | None) -> dict[str, str]:
         cls += "Dataset"
     run_line = (f"\n    benchkit run --detector {name} --dataset synthetic-pc --category blob   # one real run"
                 if kind == "detector" else f"\n    benchkit datasets verify {name} --root PATH")
-    return {"name": name, "kind": kind, "dist": f"benchkit-{name}", "package": package, "module": name.replace("-", "_"),
+    return {"name": name, "kind": kind, "dist": f"benchkit-{name}", "package": package,
+            "module": name.replace("-", "_"),
             "cls": cls, "benchkit_version": __version__, "run_line": run_line,
             "urls": f'\n[project.urls]\nSource = "{url}"\n' if url else ""}
 

@@ -228,7 +228,8 @@ def check_detector(spec: DetectorSpec, *, params: dict[str, Any] | None = None, 
         problems.append(f"get_params() is not JSON-serializable ({exc}); records store it")
     for k, v in params.items():
         if k in got and got[k] != v:
-            problems.append(f"get_params()[{k!r}] is {got[k]!r} but {v!r} was passed: constructors only store parameters")
+            problems.append(f"get_params()[{k!r}] is {got[k]!r} but {v!r} was passed: constructors only store "
+                            f"parameters")
         if k not in got and k != "device":
             problems.append(f"get_params() lacks constructor parameter {k!r}")
     try:

@@ -80,7 +80,8 @@ def test_benchmark_page_ranks_marks_escapes_and_links_every_number(tmp_path):
     assert "81.0 ± 1.4" in texts and "95.0" in texts
     best = {c[2] for c in p.cells if "best" in c[1].get("class", "")}
     assert "81.0 ± 1.4" in best and "10.0" not in best  # equal throughputs: nobody is best
-    assert any(t.startswith("good random-init") for t in texts) and any(t.startswith("partial incomplete") for t in texts)
+    assert any(t.startswith("good random-init") for t in texts)
+    assert any(t.startswith("partial incomplete") for t in texts)
     assert any(c[2] == "failed" and "CUDA out of memory" in c[1].get("title", "") for c in p.cells)
     assert "SkipJob: weights file /w/pointmae.pth not found" in texts
     assert "95% CI" in html  # single-seed intervals as visible text, not only on hover
@@ -169,7 +170,8 @@ def test_reported_rows_beside_reproduced_with_deltas_and_never_ranked(tmp_path):
 
 
 def test_number_formats():
-    assert fmt.pct(0.81, 0.0) == "81.0" and fmt.pct(0.81, 0.014) == "81.0 ± 1.4" and fmt.pct(0.81, 0.0002) == "81.0 ± <0.1"
+    assert fmt.pct(0.81, 0.0) == "81.0" and fmt.pct(0.81, 0.014) == "81.0 ± 1.4"
+    assert fmt.pct(0.81, 0.0002) == "81.0 ± <0.1"
     assert fmt.sig(0.025) == "0.025" and fmt.sig(1234.5) == "1234" and fmt.sig(12.345) == "12.3" and fmt.sig(None) == ""
     assert fmt.count(1_500_000) == "1.5M" and fmt.size_bytes(2_500_000) == "2.5 MB"
     assert fmt.interval(0.7, 0.9) == "95% CI 70.0–90.0" and fmt.delta(-0.399) == "-39.9"

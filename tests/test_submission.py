@@ -16,7 +16,8 @@ from benchkit.submission import check_submission  # noqa: E402
 
 
 def _publishable(**plugin):
-    rec = make_record("det", "a", 0, {"a": {"i_auroc": 0.8}}, weights="pretrained", backbones=[("point-mae", "pretrained")])
+    rec = make_record("det", "a", 0, {"a": {"i_auroc": 0.8}}, weights="pretrained",
+                      backbones=[("point-mae", "pretrained")])
     rec.backbones[0].path = "/weights/pointmae.pth"
     rec.provenance.git_dirty = False
     rec.provenance.detector_plugin = PluginRef(**{"distribution": "benchkit-det", "version": "1.2.0",

@@ -64,7 +64,9 @@ class BenchmarkTables:
                     "sort": v["mean"], "href": self._link(key, category, bench),
                     "ci": fmt.interval(v["ci_lo"], v["ci_hi"])}
         if category == "mean" and row["incomplete"]:
-            why = f"missing: {row['missing'].replace(',', ', ')}" if row["missing"] else "not every category has every seed"
+            why = "not every category has every seed"
+            if row["missing"]:
+                why = f"missing: {row['missing'].replace(',', ', ')}"
             if row["copy_incomplete"]:
                 why = "the dataset copy lacked categories"
             return {"text": "incomplete", "title": f"no mean over categories: {why}", "cls": "status incomplete",
@@ -72,7 +74,8 @@ class BenchmarkTables:
                     + f"#{bench.id}", "ci": why}
         for j in self.bad_jobs.get(key, []):
             if j["category"] in (category, "all") or category == "mean":
-                return {"text": j["status"], "title": f"seed {j['seed']}: {j['reason']}", "cls": f"status {j['status']}",
+                return {"text": j["status"], "title": f"seed {j['seed']}: {j['reason']}",
+                        "cls": f"status {j['status']}",
                         "sort": None, "href": self._link(key, category, bench), "ci": ""}
         return {"text": "–", "title": "not run", "cls": "num missing", "sort": None}
 
