@@ -191,3 +191,20 @@ def test_links_only_to_web_addresses():
     assert paper_url("see https://example.org/p.pdf), 2024") == "https://example.org/p.pdf" and paper_url("x") == ""
     assert web_url("javascript:alert(1)") == "" and web_url("https://a.b/c") == "https://a.b/c"
     assert web_url('https://a.b/"onmouseover=x') == ""
+
+
+def test_build_refuses_a_folder_that_is_not_a_site(tmp_path):
+    import pytest
+
+    from benchkit.errors import UsageError
+
+    res = write_scenario(tmp_path / "res", [make_record("good", "a", 0)])
+    other = tmp_path / "mine"
+    (other / "records").mkdir(parents=True)
+    (other / "records" / "keep.txt").write_text("not a site")
+    with pytest.raises(UsageError, match="not a benchkit site"):
+        build_site(res, other)
+    assert (other / "records" / "keep.txt").is_file()
+    site = tmp_path / "site"
+    build_site(res, site)
+    build_site(res, site)  # a rebuild of a site is fine

@@ -28,6 +28,23 @@ from benchkit.site.model import SiteData, load_site_data, web_url
 from benchkit.site.tables import BenchmarkTables
 
 ASSETS = ("style.css", "site.js")
+PAGE_FOLDERS = ("benchmarks", "detectors", "records", "galleries", "plots", "thumbs")
+#: Written into every built site; a rebuild replaces the page folders only of a folder that holds it.
+MARKER = ".benchkit-site"
+
+
+def _claim(out: Path) -> None:
+    """Refuse to build into a folder that holds other things (its page folders would be replaced)."""
+    from benchkit.errors import UsageError
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file; give a folder for the site")
+    earlier = (out / MARKER).is_file() or ((out / "index.html").is_file() and (out / "style.css").is_file())
+    if out.is_dir() and any(out.iterdir()) and not earlier:  # (a site from before the marker has those two)
+        raise UsageError(f"--out {out}: this folder holds files that are not a benchkit site; give an empty or new "
+                         f"folder")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("built by benchkit leaderboard build; its page folders are replaced on rebuild\n")
 
 
 def _environment() -> Environment:
@@ -66,9 +83,10 @@ def build_site(
     expected: Mapping[str, Sequence[str]] | None = None,
 ) -> Path:
     """Render the site of every record under ``results_dir`` into ``out_dir``; returns the path of ``index.html``."""
-    data = load_site_data(results_dir, reported_dir=reported_dir, expected=expected)
     out = Path(out_dir)
-    for sub in ("benchmarks", "detectors", "records", "galleries", "plots", "thumbs"):
+    _claim(out)
+    data = load_site_data(results_dir, reported_dir=reported_dir, expected=expected)
+    for sub in PAGE_FOLDERS:
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True, exist_ok=True)
     env = _environment()
