@@ -1,38 +1,49 @@
 """BTF(Raw) and BTF(FPFH): Horwitz & Hoshen, "Back to the Feature: Classical 3D Features are (Almost) All You Need
-for 3D Anomaly Detection" (CVPR-W 2023), weight-free.
+for 3D Anomaly Detection" (CVPR-W 2023), weight-free. The defaults are the published recipes with the reference
+code's parameters in the data's units.
 
-Organized samples (``sample.xyz``, MVTec 3D-AD style), the BTF recipe:
+Organized samples (``sample.xyz``, MVTec 3D-AD style): the BTF recipe of eliahuhorwitz/3D-ADS
+(``feature_extractors/fpfh_features.py``, ``raw_features.py``, ``features.py``):
 
 1. the organized cloud is resized to 224 x 224 with nearest sampling (so is its valid mask);
-2. features: FPFH of the valid points laid out as 33 x 224 x 224 (no point, zero feature), pooled by a 3 x 3
-   average (stride 1) and an adaptive average to 28 x 28 (784 patches); or, for Raw, the 224 x 224 depth (z, zero
-   where there is no point) reshaped to 784 patches of 64 consecutive row-major pixels (a patch is a run of 64
-   pixels along a row, not an 8 x 8 block: this is what the reference does);
+2. features: FPFH of every valid point (normals radius 0.1 / 30 neighbours, FPFH radius 0.25 / 100, in metres as
+   MVTec 3D-AD stores them) laid out as 33 x 224 x 224 (no point, zero feature), pooled by a 3 x 3 average (stride
+   1) and an adaptive average to 28 x 28 (784 patches); or, for Raw, the 224 x 224 depth (z, zero where there is no
+   point) reshaped to 784 patches of 64 consecutive row-major pixels (a run of 64 pixels along a row, not an 8 x 8
+   block: what the reference does);
 3. memory bank: all training patches, reduced by a greedy coreset to 10 % (after a sparse random projection with
    eps 0.9 when that shrinks the features, which it does not for 33-d or 64-d patches);
 4. image score: PatchCore's re-weighted maximum of the patches' nearest-neighbour distances; map: the 28 x 28
-   distances, bilinear up to 224 x 224, Gaussian blur sigma 4. The reference blurs an 8-bit quantized copy through
-   PIL; benchkit blurs the float map with scipy (edges: nearest), so it loses no resolution.
+   distances, bilinear up to 224 x 224, Gaussian blur sigma 4.
 
-Unorganized samples (``sample.points``, Real3D-AD style), the Real3D-AD recipe for BTF: per-point FPFH (or the raw
-xyz coordinates), the bank holds every k-th training point's feature (no coreset), the queries are every m-th test
-point, the image score is the re-weighted maximum as above and the sampled points' distances are spread to every
-point by 1-NN in space. Real3D-AD uses k = 100, m = 500 on clouds of 40k-2.6M points; ``train_stride`` /
-``test_stride`` = "auto" scale them to the data: the first training cloud's size divided by 5,000 and 1,000, which
-gives about 100 and 500 on a 500k-point scan and 1 and 2 on a 2k-point synthetic cloud.
+Unorganized samples (``sample.points``, Real3D-AD style): the BTF recipe of M-3LAB/Real3D-AD (``main_btf_fpfh.py``,
+``main_btf_raw.py``): per-point FPFH (normals radius 1.0 / 30, FPFH radius 2.5 / 100: the scripts' voxel 0.5 x 2
+and x 5, in millimetres) or the raw xyz coordinates; the bank holds every 100th training point's feature (no
+coreset), the queries are every 500th test point, the image score is the re-weighted maximum as above and the
+queried points' distances are spread to every point by 1-NN in space.
 
-``max_points`` (default 4,096): FPFH is computed on at most this many points of a cloud, a seeded random choice
-(`benchkit_components.sampling.subsample_indices`, one draw per sample); every other point (organized: every valid pixel of the 224 x 224 grid) takes the
-feature of its nearest chosen point. FPFH costs about 22 us per point on one core, and an organized 224 x 224
-image holds up to 50k points, so the full recipe spends over a second per image; the patch features are 8 x 8
-averages of 3 x 3 averages, so they change little when neighbouring pixels share a feature. With
-``radius_unit="spacing"`` the radii are measured on the subsample, so a neighbourhood keeps its point count (and
-covers a wider area). ``max_points=None`` runs the reference recipe on every point. Raw features need no FPFH and
-ignore it.
+Differences from the reference code that remain, and their measured effect:
 
-The reference builds a pretrained WideResNet-50 even for these variants; benchkit does not. The reference's
-preprocessing (background-plane removal, largest DBSCAN cluster) belongs to the data: the organized datasets'
-``remove_background`` option does it; benchkit's synthetic-rgbd keeps its background plane.
+- The reference blurs an 8-bit quantized copy of the map through PIL; benchkit blurs the float map with scipy
+  (edges: nearest), so it loses no resolution. Image scores do not depend on the blur.
+- Its coreset runs in float16 (``float16=True``) with ``torch.linalg.norm`` per pick; benchkit selects in float32
+  (`benchkit_components.sampling.farthest_point_sampling`). Both start at index 0 and pick the farthest patch.
+- Its valid points are those with all three coordinates non-zero; benchkit uses the sample's valid mask (any
+  coordinate non-zero), which differs only for points lying exactly on a coordinate plane.
+- The reference builds a pretrained WideResNet-50 even for these variants; benchkit does not.
+- Its preprocessing (background-plane removal, largest DBSCAN cluster) belongs to the data: the organized datasets'
+  ``remove_background`` option does it; benchkit's synthetic-rgbd keeps its background plane.
+- FPFH is computed on a spatially sorted copy (`benchkit_components.fpfh`), bit-identical to the input order.
+
+Documented departures (parameters, never the default):
+
+- ``max_points``: FPFH on at most this many points of a cloud (a seeded random choice per sample), every other point
+  taking its nearest chosen point's feature. Faster on dense scans, but not the recipe, and it scores lower: few
+  points miss small defects (benchkit 1.x subsampled to 4,096 points by default).
+- ``radius_unit="spacing"``: radii as multiples of the first training cloud's mean point spacing (defaults 8 and
+  20), for data in other units.
+- ``train_stride`` / ``test_stride`` = "auto": strides scaled to the first training cloud (its size / 5,000 and /
+  1,000, about 100 and 500 on a 500k-point scan, 1 and 2 on a 4k-point synthetic cloud).
 """
 
 from __future__ import annotations
@@ -91,11 +102,9 @@ def strided(n_points: int, stride: int) -> np.ndarray:
 class BTF(Detector):
     """BTF with raw geometry or FPFH features; organized and unorganized clouds (see the module docstring).
 
-    Radii: ``radius_unit="spacing"`` (default) reads ``normal_radius`` / ``fpfh_radius`` as multiples of the first
-    training cloud's mean nearest-neighbour spacing (8 and 20: wide enough that the 30 / 100 neighbour caps bind,
-    as they do with BTF's radii 0.1 / 0.25 on MVTec 3D-AD and Real3D-AD's 1.0 / 2.5, so the same detector runs on
-    clouds of any scale); ``"absolute"`` takes them in the cloud's units (BTF on MVTec 3D-AD: 0.1 and 0.25;
-    Real3D-AD: 1.0 and 2.5). The resolved lengths are kept in ``radii_`` after fitting.
+    Radii left at None take the recipe's values for the data: absolute 0.1 / 0.25 on organized scans (3D-ADS), 1.0 /
+    2.5 on unorganized clouds (Real3D-AD); with ``radius_unit="spacing"``, 8 and 20 spacings. The resolved lengths
+    are kept in ``radii_`` after fitting.
     """
 
     def __init__(
@@ -107,14 +116,14 @@ class BTF(Detector):
         coreset_eps: float = 0.9,
         n_reweight: int = 3,
         blur_sigma: float = 4.0,
-        radius_unit: str = "spacing",
-        normal_radius: float = 8.0,
+        radius_unit: str = "absolute",
+        normal_radius: float | None = None,
         normal_max_nn: int = 30,
-        fpfh_radius: float = 20.0,
+        fpfh_radius: float | None = None,
         fpfh_max_nn: int = 100,
-        train_stride: int | str = "auto",
-        test_stride: int | str = "auto",
-        max_points: int | None = 4096,
+        train_stride: int | str = 100,
+        test_stride: int | str = 500,
+        max_points: int | None = None,
         seed: int = 0,
     ) -> None:
         self.features = features
@@ -133,6 +142,11 @@ class BTF(Detector):
         self.test_stride = test_stride
         self.max_points = max_points
         self.seed = seed
+
+    def _default_radii(self) -> tuple[float, float]:
+        if self.radius_unit == "spacing":
+            return 8.0, 20.0
+        return (0.1, 0.25) if self.organized_ else (1.0, 2.5)
 
     # -- features -------------------------------------------------------------------------------------------------
     def _fpfh_params(self) -> dict:
@@ -189,7 +203,10 @@ class BTF(Detector):
             self.test_stride_ = max(1, n_first // 1000) if self.test_stride == "auto" else int(self.test_stride)
         if self.features == "fpfh":  # raw features have no radii
             reference = reference[subsample_indices(len(reference), self.max_points, self.seed, first.id)]
-            self.radii_: Radii = resolve_radii(self.radius_unit, self.normal_radius, self.fpfh_radius, reference)
+            normal, fpfh = self._default_radii()
+            self.radii_: Radii = resolve_radii(
+                self.radius_unit, normal if self.normal_radius is None else self.normal_radius,
+                fpfh if self.fpfh_radius is None else self.fpfh_radius, reference)
 
         bank = []
         for sample in samples:

@@ -1,37 +1,43 @@
-"""PatchCore(FPFH) and PatchCore(FPFH+Raw) on point clouds, following the Real3D-AD baselines (repo M-3LAB/Real3D-AD).
+"""PatchCore(FPFH) and PatchCore(FPFH+Raw) on point clouds: the Real3D-AD baselines (repo M-3LAB/Real3D-AD,
+``main_patchcore_fpfh.py``, ``main_patchcore_fpfh_raw.py``, ``patchcore/``), with the reference's parameters in the
+data's units (millimetres, as Real3D-AD stores its scans):
 
-0. Every cloud is cut to at most ``max_points`` points by a seeded random choice (`benchkit_components.sampling.subsample_indices`, one draw per sample).
-   Real3D-AD computes features on every point (its scans have 40k-2.6M points, hence its 0.1 FPS); FPFH costs
-   about 35 us per point on one core, so a 37k-point synthetic-rgbd image took 1.3 s and a 1.6M-point scan a
-   minute. Steps 1-4 run on the subsample; every point of the original cloud then takes the score of its nearest
-   subsampled point (`benchkit_components.neighbours.spread_to_points`). Radii in ``"spacing"`` units are measured on the subsampled
-   first training cloud, so a neighbourhood holds the same number of points whatever ``max_points`` is.
-   ``max_points=None`` keeps every point, as the reference does. The default 4,096 leaves synthetic-pc (4,000 /
-   3,000 points) untouched and keeps a synthetic-rgbd job near 6 s on one core. Measured on synthetic-rgbd
-   ``donut`` (seed 0, same loaded machine, 1 thread): 4,096 points I-AUROC 0.667 / P-AUROC 0.877 in 11.9 s;
-   8,192 points 0.889 / 0.887 in 28.6 s (every point: 0.806 / 0.867 in 228 s before this change). Fewer points
-   miss small defects: at 1,024, I-AUROC fell to 0.42-0.58.
-1. Every cloud (training and test) is rigidly registered onto the first training cloud: RANSAC over FPFH matches
-   of voxel-down-sampled copies, then a short ICP (`benchkit_baselines.registration`; deterministic, unlike
-   open3d's RANSAC, see there).
-2. Per-point FPFH of the registered cloud.
-3. Memory bank: PatchCore's approximate greedy coreset of all training features, min(``max_bank``,
-   ``coreset_fraction`` x N) of them (Real3D-AD keeps exactly 10,000; the fraction keeps small synthetic sets from
-   being stored whole).
-4. Point score: squared L2 distance to the nearest bank feature (faiss); object score: the maximum point score.
+1. Every cloud (training and test) is rigidly registered onto the first training cloud: RANSAC over mutual FPFH
+   matches of 0.5-voxel-down-sampled copies (distance threshold 0.75, `benchkit_baselines.registration`).
+2. Per-point FPFH of the registered cloud, every point: normals radius 1.0 / 30 neighbours, FPFH radius 2.5 / 100.
+3. Memory bank: PatchCore's approximate greedy coreset of all training features, 10,000 of them (``--memory_size``),
+   selected on a random linear projection of the features to 128-d (33-d FPFH is lifted, as PatchCore's
+   ``torch.nn.Linear`` mapper does), from the mean distance to 10 random starting features.
+4. Point score: squared L2 distance to the nearest bank feature (faiss; the reference's ``anomaly_scorer_num_nn=5``
+   never reaches PatchCore, whose keyword is ``anomaly_score_num_nn``, so it scores with 1 neighbour); object score:
+   the maximum point score.
 
-FPFH+Raw adds a second bank of registered xyz coordinates (same coreset) and averages the two normalized scores.
-The reference min-max normalizes each branch over the whole test set of a class; benchkit predicts one sample at a
-time, so it cannot. Instead each branch is divided by a scale learnt at fit time: the largest nearest-bank distance
-of (a seeded subsample of) the training features. Min-max normalization is affine per branch, so what matters for
-the averaged ranking is only the ratio of the two scales; this keeps the scales' roles (the spread of each branch)
-without looking at test data.
+FPFH+Raw adds a second bank of registered xyz coordinates (same coreset rule) and averages the two normalized
+scores. The reference min-max normalizes each branch over the whole test set of a class; benchkit predicts one
+sample at a time, so it cannot. Instead each branch is divided by a scale learnt at fit time: the largest
+nearest-bank distance of (a seeded subsample of) the training features. Min-max normalization is affine per branch,
+so what matters for the averaged ranking is only the ratio of the two scales; this keeps the scales' roles without
+looking at test data.
 
-Organized samples (MVTec 3D-AD style) run the same recipe on their valid points; scores go back onto the pixel
-grid through `Sample.scatter` (pixels without a point get the sample's lowest score).
+Only unorganized object clouds (the spec's ``accepts_organized=False``): Real3D-AD defines these baselines on
+object scans; PatchCore on FPFH of organized MVTec 3D-AD scans is BTF(FPFH) (`benchkit_baselines.btf`).
 
-Radii: see `benchkit_baselines.btf.BTF`; ``voxel_size`` (registration) is in the same unit. Real3D-AD's values,
-with ``radius_unit="absolute"``: voxel 0.5, normals 1.0, FPFH 2.5 (distance threshold 1.5 x voxel = 0.75).
+Differences from the reference code that remain:
+
+- Registration is deterministic (benchkit's seeded RANSAC with open3d's checks and stopping rule, see
+  `benchkit_baselines.registration`), since open3d's RANSAC is not repeatable; the reference's fixed axis
+  permutation of the source before RANSAC is left out (a global registration does not need it). ``refine=True``
+  adds a short ICP after RANSAC (not in the reference).
+- The reference registers the first training cloud onto itself; benchkit keeps it as it is.
+- The projection matrix and the starting features are drawn from the job seed (the reference: torch's and numpy's
+  global generators); the coreset keeps min(10,000, N) distinct features where the reference would pick N again
+  and again when N < 10,000.
+- FPFH is computed on a spatially sorted copy (`benchkit_components.fpfh`), bit-identical to the input order.
+
+Documented departures (parameters, never the default): ``max_points`` (FPFH and scores on a seeded random subsample
+of each cloud, spread back by nearest point), ``radius_unit="spacing"`` (radii and voxel as multiples of the first
+training cloud's point spacing: defaults 8, 20 and 4), ``coreset_fraction`` (a bank of this fraction of the training
+features, at most ``max_bank``) and ``projection="sparse"`` (no lift of narrow features).
 """
 
 from __future__ import annotations
@@ -50,22 +56,28 @@ from benchkit_baselines.common import Radii, check_same_kind, geometry_of, is_or
 
 
 class PatchCoreFPFH(Detector):
-    """PatchCore on per-point FPFH (optionally plus raw xyz) of registered clouds; see the module docstring."""
+    """PatchCore on per-point FPFH (optionally plus raw xyz) of registered clouds; see the module docstring.
+
+    Radii and voxel left at None take the recipe's values: 1.0, 2.5 and 0.5 in absolute units (Real3D-AD), or 8, 20
+    and 4 spacings with ``radius_unit="spacing"``.
+    """
 
     def __init__(
         self,
         with_raw: bool = False,
-        radius_unit: str = "spacing",
-        normal_radius: float = 8.0,
+        radius_unit: str = "absolute",
+        normal_radius: float | None = None,
         normal_max_nn: int = 30,
-        fpfh_radius: float = 20.0,
+        fpfh_radius: float | None = None,
         fpfh_max_nn: int = 100,
-        voxel_size: float = 4.0,
+        voxel_size: float | None = None,
         register: bool = True,
-        max_points: int | None = 4096,
+        refine: bool = False,
+        max_points: int | None = None,
         max_bank: int = 10_000,
-        coreset_fraction: float = 0.1,
+        coreset_fraction: float | None = None,
         projection_dim: int = 128,
+        projection: str = "linear",
         scale_sample: int = 20_000,
         seed: int = 0,
     ) -> None:
@@ -77,19 +89,27 @@ class PatchCoreFPFH(Detector):
         self.fpfh_max_nn = fpfh_max_nn
         self.voxel_size = voxel_size
         self.register = register
+        self.refine = refine
         self.max_points = max_points
         self.max_bank = max_bank
         self.coreset_fraction = coreset_fraction
         self.projection_dim = projection_dim
+        self.projection = projection
         self.scale_sample = scale_sample
         self.seed = seed
+
+    def _recipe(self) -> tuple[float, float, float]:
+        """(normal radius, FPFH radius, voxel) in force, in ``radius_unit``."""
+        defaults = (8.0, 20.0, 4.0) if self.radius_unit == "spacing" else (1.0, 2.5, 0.5)
+        given = (self.normal_radius, self.fpfh_radius, self.voxel_size)
+        return tuple(d if g is None else g for g, d in zip(given, defaults))
 
     def _aligned(self, points: np.ndarray) -> np.ndarray:
         from benchkit_baselines.registration import register
 
         if not self.register:
             return points
-        return register(points, self.template_, self.voxel_length_, seed=self.seed)
+        return register(points, self.template_, self.voxel_length_, seed=self.seed, refine=self.refine)
 
     def _fpfh(self, points: np.ndarray) -> np.ndarray:
         from benchkit_components.fpfh import fpfh
@@ -101,9 +121,12 @@ class PatchCoreFPFH(Detector):
         from benchkit_components.memory_bank import approximate_greedy_coreset
         from benchkit_components.neighbours import NearestNeighbors
 
-        n = min(self.max_bank, max(1, math.ceil(self.coreset_fraction * len(features))))
+        n = self.max_bank
+        if self.coreset_fraction is not None:
+            n = min(n, max(1, math.ceil(self.coreset_fraction * len(features))))
         branch_seed = int(rng(self.seed, "coreset", branch).integers(2**31))  # each branch its own stream
-        keep = approximate_greedy_coreset(features, n, seed=branch_seed, projection_dim=self.projection_dim)
+        keep = approximate_greedy_coreset(features, n, seed=branch_seed, projection_dim=self.projection_dim,
+                                          projection=self.projection)
         bank = NearestNeighbors(features[keep])
         if not self.with_raw:  # only the FPFH+Raw average needs the scale (measured: 0.5 s on a synthetic-rgbd fit)
             return bank, 1.0
@@ -124,8 +147,9 @@ class PatchCoreFPFH(Detector):
             raise ValueError("PatchCore needs at least one training sample")
         _, template = self._subsampled(samples[0])
         self.organized_ = is_organized(samples[0])
-        self.radii_: Radii = resolve_radii(self.radius_unit, self.normal_radius, self.fpfh_radius, template)
-        self.voxel_length_ = self.radii_.scaled(self.voxel_size)
+        normal, fpfh, voxel = self._recipe()
+        self.radii_: Radii = resolve_radii(self.radius_unit, normal, fpfh, template)
+        self.voxel_length_ = self.radii_.scaled(voxel)
         self.template_ = prepare(template, self.voxel_length_) if self.register else None
 
         fpfh_features, xyz_features = [], []

@@ -14,7 +14,9 @@ from typing import Any
 
 from benchkit import DetectorSpec, hookimpl
 
-VERSION = "1.1"  # 1.1: max_points subsampling, deterministic registration with ICP
+#: 2.0: the defaults are the published recipes (reference parameters in the data's units, every point, Real3D-AD's
+#: strides, a 10,000-entry PatchCore bank on a 128-d lift, no ICP); PatchCore scores unorganized clouds only.
+VERSION = "2.0"
 
 
 def make_btf_raw(**params: Any):
@@ -57,10 +59,10 @@ SPECS = [
                  settings=MEMORY_BANK_SETTINGS, paper=BTF_PAPER,
                  description="BTF(FPFH): memory bank of pooled FPFH patches or per-point FPFH"),
     DetectorSpec(name="patchcore-fpfh", version=VERSION, factory=make_patchcore_fpfh, consumes=POINTS,
-                 settings=MEMORY_BANK_SETTINGS, paper=REAL3D_PAPER,
+                 settings=MEMORY_BANK_SETTINGS, paper=REAL3D_PAPER, accepts_organized=False,
                  description="PatchCore(FPFH) as in Real3D-AD: registered clouds, per-point FPFH, coreset, 1-NN"),
     DetectorSpec(name="patchcore-fpfh-raw", version=VERSION, factory=make_patchcore_fpfh_raw, consumes=POINTS,
-                 settings=MEMORY_BANK_SETTINGS, paper=REAL3D_PAPER,
+                 settings=MEMORY_BANK_SETTINGS, paper=REAL3D_PAPER, accepts_organized=False,
                  description="PatchCore(FPFH+Raw) as in Real3D-AD: mean of normalized FPFH and xyz memory-bank scores"),
 ]
 

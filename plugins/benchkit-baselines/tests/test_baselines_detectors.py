@@ -55,7 +55,10 @@ def test_plugin_module_imports_no_heavy_library():
 @pytest.mark.parametrize("name", NAMES)
 def test_unorganized_clouds_above_chance(name, point_clouds):
     train, test = point_clouds
-    detector, predictions = _run(name, point_clouds, seed=0)
+    # 1,500-point toy clouds: Real3D-AD's BTF strides (every 100th / 500th point of 40k-1.6M-point scans) would leave
+    # three queries per cloud, so BTF runs with its documented data-scaled strides and spacing-relative radii here
+    scaled = dict(train_stride="auto", test_stride="auto", radius_unit="spacing") if name.startswith("btf") else {}
+    detector, predictions = _run(name, point_clouds, seed=0, **scaled)
     assert [p.map.shape for p in predictions] == [s.map_shape for s in test]
     image_auroc, point_auroc = _aurocs(test, predictions)
     assert image_auroc >= 0.85 and point_auroc >= 0.85, (image_auroc, point_auroc)
@@ -111,11 +114,25 @@ def test_pooled_patches_are_row_major_over_the_28x28_grid():
     assert (np.diff(grid_cols, axis=1) > 0).all() and np.allclose(np.diff(grid_cols, axis=0), 0)
 
 
-def test_params_are_recorded(point_clouds):
-    params = SPEC["patchcore-fpfh"].build(seed=5).get_params()
-    assert params["seed"] == 5 and params["radius_unit"] == "spacing" and params["with_raw"] is False
-    assert params["max_points"] == 4096 and SPEC["btf-fpfh"].build().get_params()["max_points"] == 4096
+def test_defaults_are_the_published_recipes():
+    btf = SPEC["btf-fpfh"].build().get_params()
+    assert btf["radius_unit"] == "absolute" and btf["normal_radius"] is None and btf["max_points"] is None
+    assert (btf["train_stride"], btf["test_stride"]) == (100, 500)  # Real3D-AD's main_btf_fpfh.py
     assert SPEC["btf-raw"].build().get_params()["features"] == "raw"
+    patchcore = SPEC["patchcore-fpfh"].build(seed=5).get_params()
+    assert patchcore["seed"] == 5 and patchcore["with_raw"] is False and patchcore["refine"] is False
+    assert patchcore["max_bank"] == 10_000 and patchcore["coreset_fraction"] is None
+    assert patchcore["projection"] == "linear" and patchcore["max_points"] is None
+    assert not SPEC["patchcore-fpfh"].accepts_organized and SPEC["btf-fpfh"].accepts_organized
+
+
+def test_recipe_radii_follow_the_kind_of_data(point_clouds, organized_clouds):
+    organized = _build("btf-fpfh", image_size=56).fit(organized_clouds[0][:1])
+    assert (organized.radii_.normal, organized.radii_.fpfh) == (0.1, 0.25)  # 3D-ADS, metres
+    unorganized = _build("btf-fpfh").fit(point_clouds[0][:1])
+    assert (unorganized.radii_.normal, unorganized.radii_.fpfh) == (1.0, 2.5)  # Real3D-AD, millimetres
+    patchcore = _build("patchcore-fpfh", register=False).fit(point_clouds[0][:1])
+    assert (patchcore.radii_.normal, patchcore.radii_.fpfh, patchcore.voxel_length_) == (1.0, 2.5, 0.5)
 
 
 def test_absolute_radii_are_taken_as_given(point_clouds):

@@ -40,6 +40,19 @@ def sparse_random_projection(features: np.ndarray, n_components: int, seed: int)
     return np.asarray(features, dtype=np.float32) @ matrix
 
 
+def random_linear_projection(features: np.ndarray, n_components: int, seed: int) -> np.ndarray:
+    """PatchCore's projection before its approximate coreset: a random dense linear map (what a freshly initialised
+    ``torch.nn.Linear(D, n_components, bias=False)`` is: entries uniform in +-1/sqrt(D)), applied to features of any
+    width D other than ``n_components``, so 33-d FPFH is lifted to 128-d. Seeded here; the reference draws it from
+    torch's global generator."""
+    features = np.asarray(features, dtype=np.float32)
+    if features.shape[1] == n_components:
+        return features
+    bound = 1.0 / math.sqrt(features.shape[1])
+    matrix = rng(seed, "linear-projection").uniform(-bound, bound, size=(features.shape[1], n_components))
+    return features @ matrix.astype(np.float32)
+
+
 def reduce_for_coreset(features: np.ndarray, eps: float = 0.9, seed: int = 0) -> np.ndarray:
     """BTF's projection before coreset selection: a sparse random projection to the Johnson-Lindenstrauss
     dimension for ``eps``, applied only when that dimension is smaller than the feature dimension. (BTF's
@@ -56,28 +69,38 @@ def greedy_coreset(features: np.ndarray, n: int, start_index: int = 0, device: s
     return farthest_point_sampling(features, min(int(n), len(features)), start_index=start_index, device=device)
 
 
+PROJECTIONS = ("linear", "sparse", "none")
+
+
 def approximate_greedy_coreset(
     features: np.ndarray,
     n: int,
     seed: int = 0,
-    projection_dim: int | None = 128,
+    projection_dim: int = 128,
+    projection: str = "linear",
     n_starting_points: int = 10,
     device: str = "cpu",
 ) -> np.ndarray:
     """PatchCore's approximate greedy coreset (as Real3D-AD uses it): ``min(n, N)`` distinct indices.
 
-    Features wider than ``projection_dim`` are randomly projected down to it (None: never). The running minimum
-    distances start as the mean distance to ``n_starting_points`` seeded random features, so no N x N matrix is
-    needed; then the greedy k-center loop runs.
+    Selection runs on projected features: ``projection="linear"`` is PatchCore's random dense map to
+    ``projection_dim`` for any other width (`random_linear_projection`); ``"sparse"`` projects only features wider
+    than ``projection_dim`` (sparse random projection) and keeps narrower ones as they are; ``"none"`` never
+    projects. The running minimum distances start as the mean distance to ``n_starting_points`` seeded random
+    features, so no N x N matrix is needed; then the greedy k-center loop runs.
     """
     features = np.asarray(features, dtype=np.float32)
-    if projection_dim is not None and features.shape[1] > projection_dim:
+    if projection not in PROJECTIONS:
+        raise ValueError(f"projection must be one of {PROJECTIONS}, got {projection!r}")
+    if projection == "linear":
+        features = random_linear_projection(features, projection_dim, seed)
+    elif projection == "sparse" and features.shape[1] > projection_dim:
         features = sparse_random_projection(features, projection_dim, seed)
     starts = rng(seed, "coreset-starts").choice(len(features), size=min(n_starting_points, len(features)),
                                                 replace=False)
     anchor = np.zeros(len(features), dtype=np.float64)
-    for s in starts:
-        anchor += np.linalg.norm(features - features[s], axis=1)
+    for start in starts:
+        anchor += np.linalg.norm(features - features[start], axis=1)
     return farthest_point_sampling(features, min(int(n), len(features)),
                                    initial_distances=(anchor / len(starts)).astype(np.float32), device=device)
 

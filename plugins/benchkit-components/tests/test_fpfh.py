@@ -80,3 +80,9 @@ def test_spatially_sorted_fpfh_equals_fpfh_in_input_order():
     sorted_first = fpfh(points, **params)
     plain = fpfh(points, **params, spatial_sort=False)
     np.testing.assert_allclose(sorted_first, plain, atol=1e-4)  # same neighbourhoods, same features
+
+
+def test_mean_spacing_ignores_duplicate_points():
+    yy, xx = np.mgrid[0:30, 0:30] * 0.5
+    grid = np.stack([xx.ravel(), yy.ravel(), np.zeros(900)], axis=1)
+    assert mean_spacing(np.concatenate([grid, grid[:100]])) == pytest.approx(0.5)

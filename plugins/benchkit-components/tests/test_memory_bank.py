@@ -102,3 +102,18 @@ def test_reweighted_score_follows_the_formula():
     knn = [math.dist((0, -1), (1, 0)), math.dist((0, -1), (0, 2))]
     expected = (1 - math.exp(s / math.sqrt(2)) / sum(math.exp(k / math.sqrt(2)) for k in knn)) * s
     assert score == pytest.approx(expected, rel=1e-5)
+
+
+def test_patchcore_linear_projection_lifts_narrow_features():
+    from benchkit_components.memory_bank import random_linear_projection
+
+    x = np.random.default_rng(0).normal(size=(100, 33)).astype(np.float32)
+    lifted = random_linear_projection(x, 128, seed=1)
+    assert lifted.shape == (100, 128)
+    np.testing.assert_array_equal(lifted, random_linear_projection(x, 128, seed=1))
+    bound = 1 / math.sqrt(33)  # torch.nn.Linear's initial weights: uniform in +-1/sqrt(fan_in)
+    matrix = random_linear_projection(np.eye(33, dtype=np.float32), 128, seed=1)
+    assert np.abs(matrix).max() <= bound and np.abs(matrix).max() > 0.9 * bound
+    np.testing.assert_array_equal(random_linear_projection(lifted, 128, seed=1), lifted)  # already 128-d
+    with pytest.raises(ValueError, match="projection"):
+        approximate_greedy_coreset(x, 5, projection="pca")
