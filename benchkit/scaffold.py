@@ -239,8 +239,10 @@ def _fields(kind: str, name: str, url: str | None) -> dict[str, str]:
     cls = "".join(part.capitalize() for part in name.split("-"))
     if kind == "dataset":
         cls += "Dataset"
-    run_line = (f"\n    benchkit run --detector {name} --dataset synthetic-pc --category blob   # one real run"
-                if kind == "detector" else f"\n    benchkit datasets verify {name} --root PATH")
+    if kind == "detector":
+        run_line = f"\n    benchkit run --detector {name} --dataset synthetic-pc --category blob   # one real run"
+    else:
+        run_line = f"\n    benchkit run --detector btf-raw --dataset {name} --data-root DATA   # DATA/{name}/ as in plugin.py"
     return {"name": name, "kind": kind, "dist": f"benchkit-{name}", "package": package,
             "module": name.replace("-", "_"),
             "cls": cls, "benchkit_version": __version__, "run_line": run_line,
