@@ -242,7 +242,8 @@ def _fields(kind: str, name: str, url: str | None) -> dict[str, str]:
     if kind == "detector":
         run_line = f"\n    benchkit run --detector {name} --dataset synthetic-pc --category blob   # one real run"
     else:
-        run_line = f"\n    benchkit run --detector btf-raw --dataset {name} --data-root DATA   # DATA/{name}/: plugin.py"
+        run_line = (f"\n    benchkit run --detector btf-raw --dataset {name} --data-root DATA"
+                    f"   # DATA/{name}/ laid out as plugin.py says")
     return {"name": name, "kind": kind, "dist": f"benchkit-{name}", "package": package,
             "module": name.replace("-", "_"),
             "cls": cls, "benchkit_version": __version__, "run_line": run_line,
