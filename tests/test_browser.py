@@ -43,7 +43,9 @@ if not (CHROME and DRIVER):
 def _hostile_record():
     """A valid record whose every free string holds a script payload."""
     p = PAYLOAD
-    rec = make_record(f"evil{p}", "a", 0, {"a": {"i_auroc": 0.75}}, dataset="toy", error=None)
+    rec = make_record(f"evil{p}", f"a{p}", 0, {f"a{p}": {"i_auroc": 0.75}}, dataset=f"toy{p}",
+                      setting=f"unified{p}", version=f"1{p}")
+    rec.job.dataset_version = rec.job.config["dataset"]["version"] = p
     rec.job.config["detector"]["params"] = {"note": p, p: 1}
     rec.job.config["dataset"]["options"] = {"path": p}
     from benchkit.results import config_hash
@@ -134,8 +136,9 @@ def _pwned(driver) -> bool:
 def test_no_external_request_and_no_record_script_runs(site, browser):
     pages = [site / "index.html", *sorted((site / "benchmarks").glob("toy--*.html")),
              *sorted((site / "detectors").glob("evil*.html")), *sorted((site / "records").glob("*.html"))]
-    hostile = [p for p in pages if "evil" in p.name or "records" in p.parts]
-    assert len(hostile) >= 3
+    pages += sorted((site / "benchmarks").glob("toy-script*.html"))  # the hostile record's own benchmark
+    hostile = [p for p in pages if "evil" in p.name or "records" in p.parts or "script" in p.name]
+    assert len(hostile) >= 4
     for page in pages:
         _open(browser, page)
         urls = _requests(browser)
