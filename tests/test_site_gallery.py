@@ -65,3 +65,11 @@ def test_gallery_sets_the_same_samples_side_by_side(tmp_path):
     for src in [s.split('"')[0] for s in page.split('<img src="')[1:]]:
         assert Image.open((index.parent / "galleries" / src).resolve()).size == (SIZE, SIZE)
     assert "galleries/toy--one-model-one-class.html" in index.read_text()
+
+
+def test_a_scan_without_colour_is_pictured_by_its_depth():
+    xyz = np.zeros((20, 30, 3), np.float32)
+    xyz[2:18, 2:28, 2] = np.linspace(1.0, 2.0, 26)[None, :]
+    out = pictures(Sample(id="d", category="a", label=0, xyz=xyz, gt=np.zeros((20, 30), np.uint8)), np.zeros((5, 5)))
+    grey = out["input"][..., 0]
+    assert np.all(out["input"][..., 0] == out["input"][..., 1]) and grey.max() > grey.min()  # a grey depth ramp
