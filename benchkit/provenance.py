@@ -6,6 +6,7 @@ import datetime as _dt
 import importlib.metadata
 import os
 import platform
+import re
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +33,13 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def web_url(url: str | None) -> str:
+    """``url`` when it is an http(s) address, else "" (a ``javascript:`` or local "source" is no public source, and
+    the site never turns it into a link)."""
+    url = (url or "").strip()
+    return url if re.match(r"^https?://[^\s\"'<>]+$", url) else ""
 
 
 def plugin_ref(distribution: str | None) -> dict[str, str | None] | None:

@@ -4,9 +4,9 @@ On top of the strict checks of `benchkit.validation` (finite metrics in [0, 1], 
 metrics recomputed from the sample scores), a published record must be traceable to public code and honest about
 its weights, as MTEB asks of results pull requests:
 
-- the detector's plugin distribution and its version are named (``provenance.detector_plugin``, which
-  ``benchkit run`` fills from the installed package), and the version is a release (PEP 440, no ``.dev`` and no
-  local ``+...`` part), so that anyone can install exactly that code;
+- the detector's plugin distribution, its version and its public source are named (``provenance.detector_plugin``,
+  which ``benchkit run`` fills from the installed package's metadata), the version is a release (PEP 440, no
+  ``.dev`` and no local ``+...`` part) and the source an http(s) URL, so that anyone can get exactly that code;
 - the record was not produced from a benchkit checkout with uncommitted changes;
 - pretrained weights carry their digest: every backbone recorded as pretrained names its file and SHA-256, and a
   record that says ``pretrained`` built at least one such backbone and no randomly initialised one;
@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from benchkit.provenance import web_url
 from benchkit.validation import FileCheck, Problem, check_file, scan_results
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -55,6 +56,10 @@ def publication_problems(record) -> list[Problem]:
         why = _release(plugin.version)
         if why:
             problems.append(Problem("provenance.detector_plugin.version", f"{why}; install a released version"))
+        if not web_url(plugin.source):
+            problems.append(Problem("provenance.detector_plugin.source", f"{plugin.source or 'missing'}: no public "
+                                    f"source URL; declare [project.urls] Source = \"https://...\" in the plugin's "
+                                    f"pyproject.toml"))
     if record.provenance.git_dirty:
         problems.append(Problem("provenance.git_dirty", "benchkit ran from a checkout with uncommitted changes"))
     backbones = list(getattr(record, "backbones", []) or [])

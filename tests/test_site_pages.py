@@ -13,7 +13,8 @@ from records_factory import CATS, make_record, scenario, write_scenario  # noqa:
 
 from benchkit.results import config_hash  # noqa: E402
 from benchkit.site import build_site, fmt  # noqa: E402
-from benchkit.site.model import paper_url, web_url  # noqa: E402
+from benchkit.provenance import web_url  # noqa: E402
+from benchkit.site.model import paper_url  # noqa: E402
 from benchkit.site.plots import pareto_front  # noqa: E402
 
 EXPECTED = {"toy": CATS}

@@ -76,3 +76,9 @@ def test_digestless_pretrained_and_dirty_checkout_are_rejected(tmp_path):
     rec.provenance.git_dirty = True
     problems = " ".join(map(str, check_submission(_write(tmp_path, rec)).problems))
     assert "without its weights file and SHA-256" in problems and "uncommitted changes" in problems
+
+
+def test_a_plugin_without_a_public_source_is_rejected(tmp_path):
+    for source in (None, "javascript:alert(1)", "/home/me/src"):
+        problems = check_submission(_write(tmp_path, _publishable(source=source))).problems
+        assert any("no public source URL" in str(p) for p in problems), source

@@ -24,7 +24,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from benchkit.site import pages, plots
-from benchkit.site.model import SiteData, load_site_data, web_url
+from benchkit.provenance import web_url
+from benchkit.site.model import SiteData, load_site_data
 from benchkit.site.tables import BenchmarkTables
 
 ASSETS = ("style.css", "site.js")

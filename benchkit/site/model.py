@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from benchkit.aggregate import KEY, Summary, load_records, summarize
+from benchkit.provenance import web_url
 from benchkit.reported import ReportedPaper, load_reported, reported_rows
 from benchkit.results import Record
 from benchkit.site.fmt import slug
@@ -91,13 +92,6 @@ def _record_id(path: Path | None, root: Path, rec: Record) -> str:
 
 _URL = re.compile(r"https?://[^\s)>\]]+")
 _ARXIV = re.compile(r"arXiv[:\s]*(\d{4}\.\d{4,5})", re.IGNORECASE)
-
-
-def web_url(url: str | None) -> str:
-    """``url`` when it is an http(s) address, else "": links from records and plugins never get another scheme
-    (a ``javascript:`` source URL in a submitted record must not become a link)."""
-    url = (url or "").strip()
-    return url if re.match(r"^https?://[^\s\"'<>]+$", url) else ""
 
 
 def paper_url(paper: str) -> str:
