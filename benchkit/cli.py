@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-feature-cache", action="store_true",
                      help="compute frozen backbone features in every job instead of reusing them from "
                           "$BENCHKIT_CACHE/features (same as BENCHKIT_FEATURE_CACHE=off)")
+    run.add_argument("--no-feature-cache", action="store_true",
+                     help="compute frozen backbone features in every job instead of reusing them from "
+                          "$BENCHKIT_CACHE/features (same as BENCHKIT_FEATURE_CACHE=off)")
     run.add_argument("--no-site", action="store_true", help="do not rebuild the leaderboard site afterwards")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -250,6 +253,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.workers = os.cpu_count() or 1
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.no_feature_cache:
+        os.environ["BENCHKIT_FEATURE_CACHE"] = "off"  # job processes inherit it
     if args.no_feature_cache:
         os.environ["BENCHKIT_FEATURE_CACHE"] = "off"  # job processes inherit it
     if args.threads is not None and args.threads < 1:

@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchkit import efficiency
+from benchkit import efficiency, feature_cache
 from benchkit.backbones import job_options
 from benchkit.blinding import TrainingSamples, read_input
 from benchkit.datasets import Dataset
@@ -76,7 +76,10 @@ def _predict_one(detector: Detector, sample: Sample, name: str) -> tuple[float, 
 
 
 def _predict_all(detector: Detector, job: Job, eff: dict[str, Any]) -> Predictions:
-    """Predict every test sample one at a time (timed), after one warm-up sample (FLOPs counted there)."""
+    """Predict every test sample one at a time (timed), after one warm-up sample (FLOPs counted there).
+
+    Frozen features reused from the feature cache count as if computed: each timed call gets the stored compute
+    seconds of the entries it reused added, and the warm-up's FLOPs those entries' stored FLOPs."""
     import math
 
     out = Predictions()
@@ -87,13 +90,21 @@ def _predict_all(detector: Detector, job: Job, eff: dict[str, Any]) -> Predictio
     for i in range(len(job.inputs)):
         visible = read_input(job.inputs, i)
         if i == 0:
+            before = feature_cache.stats()
             with efficiency.flop_counter(modules) as flops:
                 detector.predict([visible])
+            features = feature_cache.stats() - before
             eff["flops_per_sample"] = flops()
+            if eff["flops_per_sample"] is not None:
+                eff["flops_per_sample"] += features.flops_reused
+                eff["backbone_flops_per_sample"] = features.flops
+                eff["head_flops_per_sample"] = max(eff["flops_per_sample"] - features.flops, 0.0)
             eff["flops_counter"] = efficiency.FLOP_COUNTER if eff["flops_per_sample"] is not None else None
             eff["warmup_samples"] = 1
+        before = feature_cache.stats()
         (score, values), seconds = efficiency.timed(lambda v=visible: _predict_one(detector, v, job.detector),
                                                     job.device)
+        seconds += (feature_cache.stats() - before).seconds_reused
         if not math.isfinite(score):
             raise ValueError(f"detector {job.detector} returned a non-finite score for sample {visible.id}")
         latencies.append(seconds)
@@ -109,6 +120,7 @@ def execute_job(job: Job) -> WorkerResult:
     set_threads(job.threads)
     eff: dict[str, Any] = {"baseline_rss_mb": efficiency.current_rss_mb(), "rss_isolated": job.isolated}
     result = WorkerResult(status="ok", device=job.device)
+    cache_before = feature_cache.stats()
     with job_options(allow_random_init=job.allow_random_init, device=job.device, seed=job.seed) as options:
         try:
             with warnings.catch_warnings():  # broken plugins were already reported by the driver
@@ -135,6 +147,11 @@ def execute_job(job: Job) -> WorkerResult:
             result.error = {"type": type(exc).__name__, "message": message, "traceback": traceback.format_exc()}
         result.backbones = list(options.built)
     eff["peak_rss_mb"] = efficiency.peak_rss_mb()
+    features = feature_cache.stats() - cache_before
+    if features.entries_computed or features.entries_reused:
+        eff.update(feature_cache="on" if feature_cache.enabled() else "off",
+                   feature_seconds_computed=features.seconds_computed, feature_seconds_reused=features.seconds_reused,
+                   feature_entries_computed=features.entries_computed, feature_entries_reused=features.entries_reused)
     result.efficiency = {k: v for k, v in eff.items() if v is not None}
     result.threads = threads_in_use(job.threads)
     result.duration_seconds = time.perf_counter() - started

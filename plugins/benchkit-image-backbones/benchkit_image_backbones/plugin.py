@@ -33,12 +33,12 @@ def make_rgb_texture(device: str = "cpu"):
     return RGBTexture(device=device)
 
 
-def make_fpfh_pixels(normal_radius: float = 4.0, fpfh_radius: float = 8.0, normal_max_nn: int = 30,
-                     fpfh_max_nn: int = 100, device: str = "cpu"):
+def make_fpfh_pixels(max_points: int | None = 4096, normal_radius: float = 4.0, fpfh_radius: float = 8.0,
+                     normal_max_nn: int = 30, fpfh_max_nn: int = 100, device: str = "cpu"):
     from .pixels import FPFHPixels
 
-    return FPFHPixels(normal_radius=normal_radius, fpfh_radius=fpfh_radius, normal_max_nn=normal_max_nn,
-                      fpfh_max_nn=fpfh_max_nn, device=device)
+    return FPFHPixels(max_points=max_points, normal_radius=normal_radius, fpfh_radius=fpfh_radius,
+                      normal_max_nn=normal_max_nn, fpfh_max_nn=fpfh_max_nn, device=device)
 
 
 @hookimpl
@@ -59,5 +59,6 @@ def register_backbones(register):
         factory=make_rgb_texture))
     register(BackboneSpec(
         name="fpfh-pixels", version="1.0", kind="pixel-features", output_dim=33,
-        description="Weight-free per-point FPFH (open3d) laid onto the 224x224 pixel grid (M3DM/CFM alignment)",
+        description="Weight-free FPFH (open3d) of 4096 drawn points, interpolated to every point and laid onto the "
+                    "224x224 pixel grid (M3DM/CFM alignment)",
         factory=make_fpfh_pixels))
