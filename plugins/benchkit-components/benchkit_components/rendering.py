@@ -85,12 +85,14 @@ class Views:
         return np.repeat(grey[..., None], 3, axis=-1)
 
     def sample(self, maps: np.ndarray) -> np.ndarray:
-        """(V, N, ...) values of per-view maps (V, S, S, ...) at each point's pixel."""
+        """(V, N, ...) values of per-view maps (V, h, w, ...) at each point's pixel: maps at the rendering size, or
+        coarser grids over the same image (a backbone's patch tokens), read at the cell holding the pixel."""
         maps = np.asarray(maps)
-        if maps.shape[:3] != self.images.shape:
-            raise ValueError(f"maps of shape {maps.shape} do not match {self.images.shape} renderings")
-        views = np.arange(len(maps))[:, None]
-        return maps[views, self.pixels[..., 0], self.pixels[..., 1]]
+        if maps.ndim < 3 or len(maps) != len(self.images):
+            raise ValueError(f"maps of shape {maps.shape} do not match {len(self.images)} renderings")
+        h, w = maps.shape[1:3]
+        rows, cols = self.pixels[..., 0] * h // self.size, self.pixels[..., 1] * w // self.size
+        return maps[np.arange(len(maps))[:, None], rows, cols]
 
     def seen(self) -> np.ndarray:
         """(V, N) visibility with PointAD's fill-in: a point no view sees takes its nearest seen point's flags."""
@@ -104,7 +106,7 @@ class Views:
         return flags
 
     def back_project(self, maps: np.ndarray) -> np.ndarray:
-        """(N, ...) per-point values: the mean over the views that see a point of ``maps`` (V, S, S, ...) there."""
+        """(N, ...) per-point values: the mean over the views that see a point of ``maps`` (V, h, w, ...) there."""
         values = self.sample(maps).astype(np.float64)
         flags = self.seen().astype(np.float64).reshape(self.visible.shape + (1,) * (values.ndim - 2))
         return ((values * flags).sum(axis=0) / np.maximum(flags.sum(axis=0), 1.0)).astype(np.float32)
@@ -231,3 +233,54 @@ def to_grid(values: np.ndarray, flat: np.ndarray, shape: tuple[int, int], fill: 
     out = np.full(shape[0] * shape[1], values.min() if fill is None else fill, np.float32)
     out[flat] = values
     return out.reshape(shape)
+
+
+@dataclass
+class Placement:
+    """Where the rendered points of a sample sit: ``chosen`` indexes ``points``, the sample's geometry as rendered
+    (for an organized scan: the valid points of its grid resized to ``grid_shape``, at ``grid_flat``)."""
+
+    points: np.ndarray
+    chosen: np.ndarray
+    grid_flat: np.ndarray | None = None
+    grid_shape: tuple[int, int] | None = None
+
+
+def render_sample(sample, views: str = "auto", *, max_points: int | None = None, seed: int = 0,
+                  image_size: int = POINTAD_IMAGE_SIZE) -> tuple[Views, Placement]:
+    """PointAD's rendering of a benchkit Sample: an organized scan resized to 336 x 336 (nearest), its valid points
+    flipped to face the camera; an unorganized cloud as it is. At most ``max_points`` points are rendered (a
+    seeded subsample per sample id). ``views``: a `POINTAD_VIEWS` key, or "auto" (MVTec 3D-AD's for organized
+    scans, Real3D-AD's for clouds)."""
+    from benchkit_components.sampling import subsample_indices
+
+    organized = sample.xyz is not None
+    if organized:
+        points, flat, shape = organized_points(sample.xyz, sample.valid, POINTAD_IMAGE_SIZE)
+    else:
+        points, flat, shape = np.asarray(sample.point_cloud(), dtype=np.float64), None, None
+    key = views if views != "auto" else ("mvtec3d" if organized else "real3d-ad")
+    if key not in POINTAD_VIEWS:
+        raise ValueError(f"unknown views {views!r}; use auto or one of {', '.join(POINTAD_VIEWS)}")
+    chosen = subsample_indices(len(points), max_points, seed, sample.id)
+    rendered = render_views(points[chosen], POINTAD_VIEWS[key], image_size=image_size, flip_x=organized)
+    return rendered, Placement(points, chosen, flat, shape)
+
+
+def anomaly_map(sample, placement: Placement, values: np.ndarray, *, smooth_k: int = 16,
+                sigma: float = 4.0) -> np.ndarray:
+    """Per-rendered-point scores as the sample's anomaly map: spread to every point by nearest neighbour; an
+    organized scan's go onto its (resized) grid with PointAD's Gaussian blur (``sigma`` pixels), a cloud's points
+    are averaged with their ``smooth_k`` nearest neighbours'."""
+    from benchkit_components.groups import smooth_scores
+    from benchkit_components.neighbours import spread_to_points
+
+    sub = placement.points[placement.chosen]
+    if placement.grid_shape is None:
+        values = smooth_scores(sub, values, smooth_k)
+    full = values if len(sub) == len(placement.points) else spread_to_points(sub, values, placement.points)
+    if placement.grid_shape is None:
+        return np.asarray(full, dtype=np.float32)
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(to_grid(full, placement.grid_flat, placement.grid_shape), sigma=sigma)

@@ -103,3 +103,23 @@ def test_organized_scans_render_their_valid_points_and_values_go_back_to_the_gri
 def test_bad_input_names_the_shape():
     with pytest.raises(ValueError, match="N x 3"):
         render_views(np.zeros((5, 2)))
+
+
+@pytest.mark.parametrize("kind", ["points", "organized"])
+def test_samples_render_as_pointad_does_and_point_scores_become_their_maps(kind):
+    from benchkit.testing import make_samples
+
+    from benchkit_components.rendering import anomaly_map, render_sample
+
+    _, test = make_samples(kind, n_test=2)
+    sample = test[1]
+    views, placement = render_sample(sample, max_points=300, image_size=64)
+    assert views.images.shape == (9, 64, 64) and len(placement.chosen) == 300
+    values = placement.points[placement.chosen][:, 0]
+    amap = anomaly_map(sample, placement, values)
+    if kind == "points":
+        assert amap.shape == sample.map_shape  # every point of the cloud, the unrendered ones by nearest neighbour
+    else:
+        assert placement.grid_shape == (336, 336) and amap.shape == (336, 336)
+    with pytest.raises(ValueError, match="unknown views"):
+        render_sample(sample, "kitchen")

@@ -55,40 +55,6 @@ def upsample(maps: np.ndarray, size: int) -> np.ndarray:
     return F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)[:, 0].numpy()
 
 
-def render_sample(sample: Sample, views: str, max_points: int | None, seed: int, size: int):
-    """(Views, grid placement or None) of PointAD's rendering of ``sample``."""
-    from benchkit_components.rendering import POINTAD_IMAGE_SIZE, POINTAD_VIEWS, organized_points, render_views
-    from benchkit_components.sampling import subsample_indices
-
-    if sample.xyz is not None:
-        points, flat, shape = organized_points(sample.xyz, sample.valid, POINTAD_IMAGE_SIZE)
-        chosen = subsample_indices(len(points), max_points, seed, sample.id)
-        angles = POINTAD_VIEWS["mvtec3d" if views == "auto" else views]
-        return render_views(points[chosen], angles, image_size=size, flip_x=True), (points, flat[chosen], shape)
-    points = np.asarray(sample.point_cloud(), dtype=np.float64)
-    chosen = subsample_indices(len(points), max_points, seed, sample.id)
-    angles = POINTAD_VIEWS["real3d-ad" if views == "auto" else views]
-    return render_views(points[chosen], angles, image_size=size), (points, chosen, None)
-
-
-def point_map(sample: Sample, values: np.ndarray, placement, smooth_k: int, sigma: float) -> np.ndarray:
-    """Per-rendered-point values as the sample's anomaly map (grid + blur for scans, every point for clouds)."""
-    from benchkit_components.neighbours import spread_to_points
-
-    points, where, shape = placement
-    if shape is not None:
-        from scipy.ndimage import gaussian_filter
-
-        from benchkit_components.rendering import to_grid
-
-        return gaussian_filter(to_grid(values, where, shape), sigma=sigma)
-    from benchkit_components.groups import smooth_scores
-
-    sub = points[where]
-    values = smooth_scores(sub, values, smooth_k)
-    return values if len(sub) == len(points) else spread_to_points(sub, values, points)
-
-
 class PointADCLIP(Detector):
     def __init__(self, views: str = "auto", object_name: str = "object", temperature: float = 0.07,
                  max_points: int | None = 20000, sigma: float = 4.0, smooth_k: int = 16,
@@ -119,16 +85,19 @@ class PointADCLIP(Detector):
         return self
 
     def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
+        from benchkit_components.rendering import anomaly_map, render_sample
+
         out = []
         size = self.image_.image_size
         for sample in samples:
-            views, placement = render_sample(sample, self.views, self.max_points, self.seed, size)
+            views, placement = render_sample(sample, self.views, max_points=self.max_points, seed=self.seed,
+                                             image_size=size)
             rgb = views.rgb()
             tokens, pooled = self.image_.encode_all(rgb)
             patch = upsample(anomalous_probability(tokens, self.directions_, self.temperature), size)
             values = views.back_project(patch)
             global_prob = float(anomalous_probability(pooled, self.directions_, self.temperature).mean())
-            amap = point_map(sample, values, placement, self.smooth_k, self.sigma)
+            amap = anomaly_map(sample, placement, values, smooth_k=self.smooth_k, sigma=self.sigma)
             out.append(Prediction(0.5 * float(amap.max()) + 0.5 * global_prob, amap))
         return out
 
