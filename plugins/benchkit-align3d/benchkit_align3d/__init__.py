@@ -1,0 +1,1 @@
+"""Align3D-AD for benchkit (see `benchkit_align3d.detector`)."""
