@@ -7,7 +7,6 @@ installed where the site is built, a dataset without a metadata file. Pages then
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -18,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from benchkit.aggregate import KEY, Summary, load_records, summarize
-from benchkit.provenance import web_url
+from benchkit.provenance import plugin_ref, web_url
 from benchkit.reported import ReportedPaper, load_reported, reported_rows
 from benchkit.results import Record
 from benchkit.site.fmt import slug
@@ -103,21 +102,6 @@ def paper_url(paper: str) -> str:
     return ""
 
 
-def distribution_metadata(distribution: str) -> tuple[str, str]:
-    """(version, public source URL) of an installed distribution; "" where unknown."""
-    try:
-        meta = importlib.metadata.metadata(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "", ""
-    url = ""
-    for entry in meta.get_all("Project-URL") or []:
-        label, _, link = entry.partition(",")
-        if label.strip().lower() in ("source", "repository", "code", "homepage") and link.strip():
-            url = link.strip()
-            break
-    return meta.get("Version", ""), url or meta.get("Home-page", "") or ""
-
-
 class SiteData:
     """Records, their aggregation and the metadata of every detector and benchmark they mention."""
 
@@ -176,8 +160,9 @@ class SiteData:
             info.paper_url = paper_url(spec.paper)
             info.consumes = sorted(spec.consumes)
             info.distribution = reg.owner.get(("detectors", base), "")
-            info.distribution_version, source = distribution_metadata(info.distribution)
-            info.source_url = web_url(source)
+            installed = plugin_ref(info.distribution) or {}
+            info.distribution_version = installed.get("version") or ""
+            info.source_url = web_url(installed.get("source"))
         plugin = next((_plugin_of(e.record) for e in reversed(self.entries)
                        if e.record.job.detector == name and _plugin_of(e.record)), None)
         if plugin is not None:  # what the records say wins: the site may be built where the plugin is not installed
