@@ -114,9 +114,8 @@ def _digest_into(h: Any, value: Any) -> None:
 
 def entry_key(backbone: Backbone, inputs: tuple[Any, ...], options: dict[str, Any]) -> str:
     """The entry's name: SHA-256 over backbone identity, input content and options."""
-    identity = backbone.identity or {"class": f"{type(backbone).__module__}.{type(backbone).__qualname__}"}
     h = hashlib.sha256()
-    h.update(json.dumps({"format": FORMAT_VERSION, "backbone": identity, "options": options},
+    h.update(json.dumps({"format": FORMAT_VERSION, "backbone": backbone.identity, "options": options},
                         sort_keys=True, default=repr).encode())
     for value in inputs:
         _digest_into(h, value)
@@ -241,14 +240,16 @@ def cached_features(backbone: Backbone, *inputs: Any, **options: Any) -> Any:
     """``backbone.encode(*inputs, **options)``, reused from the cache when computed before (see the module docstring).
 
     A backbone that caches a compact intermediate itself (``caches_own_features = True``, e.g. point tokens that it
-    lays onto a large pixel grid) is simply called: its own cached stage updates the counters.
+    lays onto a large pixel grid) is simply called: its own cached stage updates the counters. A backbone without an
+    ``identity`` (not built by `benchkit.build_backbone`) is computed every time, and counted.
     """
     if getattr(backbone, "caches_own_features", False):
         return backbone.encode(*inputs, **options)
     device = str(getattr(backbone, "device", "cpu"))
     key = entry_key(backbone, inputs, options)
     path = folder() / key[:2] / f"{key}.npz"
-    if enabled():
+    use_cache = enabled() and bool(backbone.identity)  # without an identity nothing says what the features depend on
+    if use_cache:
         found = _read(path)
         if found is not None:
             value, meta = found
@@ -260,7 +261,7 @@ def cached_features(backbone: Backbone, *inputs: Any, **options: Any) -> Any:
     _stats.entries_computed += 1
     _stats.seconds_computed += seconds
     _stats.flops_computed += flops or 0.0
-    if enabled():
+    if use_cache:
         limit = limit_bytes()
         _write(path, value, seconds, flops)
         if path.stat().st_size > limit:

@@ -133,3 +133,12 @@ def test_concurrent_workers_share_entries(cache):
     assert all(c <= 1 for c in calls)  # each process computed its entry at most once
     assert len(list((cache / "features").rglob("*.npz"))) == 2
     assert not list((cache / "features").rglob("*.tmp"))
+
+
+def test_a_backbone_without_identity_is_computed_every_time(cache):
+    backbone = Doubling()
+    backbone.identity = {}
+    before = feature_cache.stats()
+    cached_features(backbone, np.ones(3))
+    cached_features(backbone, np.ones(3))
+    assert backbone.calls == 2 and (feature_cache.stats() - before).entries_computed == 2

@@ -118,7 +118,7 @@ class _PerPointStage(Backbone):
 
     @property
     def identity(self) -> dict[str, Any]:  # type: ignore[override]
-        return {**self.owner.identity, "stage": "per-point"}
+        return {**self.owner.identity, "stage": "per-point"} if self.owner.identity else {}
 
     def encode(self, points: np.ndarray):
         return self.compute(points)
