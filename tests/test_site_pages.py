@@ -209,3 +209,11 @@ def test_build_refuses_a_folder_that_is_not_a_site(tmp_path):
     site = tmp_path / "site"
     build_site(res, site)
     build_site(res, site)  # a rebuild of a site is fine
+
+
+def test_record_page_lists_every_sample_score(tmp_path):
+    rec = make_record("good", "a", 0, {"a": {"i_auroc": 0.8}})
+    index = _site(tmp_path, [rec])
+    page = _parse(index.parent / "records" / "toy--000.html")
+    rows = [c for c in page.cells if c[0] == "th" and c[1].get("scope") == "row" and c[2] in {s.id for s in rec.samples}]
+    assert len(rows) == len(rec.samples) == 20
