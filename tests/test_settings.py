@@ -138,3 +138,21 @@ def test_few_shot_records_repeat_for_a_seed_and_change_with_it(bk_env, cli, tmp_
     a, b, c = run(0, tmp_path / "a"), run(0, tmp_path / "b"), run(1, tmp_path / "c")
     assert a.job == b.job and a.metrics == b.metrics and a.samples == b.samples
     assert a.job.config["train_ids"] != c.job.config["train_ids"]
+
+
+def test_cross_dataset_pairs_of_two_geometry_formats_run_only_detectors_that_declare_them(bk_env):
+    from benchkit import DatasetSpec, DetectorSpec
+    import fixture_plugins
+
+    scans = DatasetSpec("scans", "1", "", fixture_plugins.TinyPoints, frozenset({"points", "xyz", "rgb"}))
+    setting = get_registry().settings["zero-shot-cross-dataset"].build("zero-shot-cross-dataset:tiny-points")
+    assert setting.applies_to(fixture_plugins.TinyPoints("unused"), {})  # a cloud source for a scan target
+    anything = DetectorSpec("any", "1", "", fixture_plugins.NNDistance, frozenset({"points"}))
+    assert "handle both formats" in setting.incompatibility(anything, scans)
+    zero_shot = DetectorSpec("zs", "1", "", fixture_plugins.NNDistance, frozenset({"points"}),
+                             settings=frozenset({"zero-shot-cross-dataset"}))
+    assert setting.incompatibility(zero_shot, scans) is None
+    colour = DetectorSpec("zs-rgb", "1", "", fixture_plugins.NNDistance, frozenset({"points", "rgb"}),
+                          settings=frozenset({"zero-shot-cross-dataset"}))
+    assert "the source tiny-points does not provide" in setting.incompatibility(colour, scans)
+    assert setting.incompatibility(anything, get_registry().datasets["tiny-points-b"]) is None  # one format

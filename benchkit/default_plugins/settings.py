@@ -14,8 +14,9 @@
   (benchkit's ``zero-shot-one-vs-rest`` before record schema 2).
 - ``zero-shot-cross-dataset:SOURCE``: a model trained on one category of dataset SOURCE (each of its published
   training categories in turn, else each of its categories), tested on every category of the target dataset; the
-  record layout is that of one-vs-rest. ``run --all`` pairs every two available datasets of the same geometry
-  format (organized with organized, unorganized with unorganized).
+  record layout is that of one-vs-rest. ``run --all`` pairs every two available datasets; a pair of an organized
+  and an unorganized dataset (PointAD: MVTec 3D-AD -> Real3D-AD) runs only detectors that name this setting in
+  their ``settings`` (they declare they handle both formats), the others are skipped with that reason.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from benchkit.detectors import DetectorSpec
 from benchkit.errors import BenchkitError, UsageError
 from benchkit.hookspecs import hookimpl
 from benchkit.plugins import get_registry
-from benchkit.settings import Plan, Setting, SettingSpec
+from benchkit.settings import Plan, Setting, SettingSpec, missing_modalities
 
 UNIFIED = "all"
 
@@ -123,9 +124,28 @@ class ZeroShotCrossDataset(Setting):
         return (self.source,)
 
     def applies_to(self, dataset: Dataset, datasets: Mapping[str, Dataset]) -> bool:
-        # an organized source cannot teach a detector about unorganized clouds, or the reverse
-        source = datasets.get(self.source)
-        return self.source != dataset.name and (source is None or _organized(source) == _organized(dataset))
+        return self.source != dataset.name
+
+    def incompatibility(self, detector: DetectorSpec, dataset: DatasetSpec) -> str | None:
+        """Besides the target's needs: the source must provide what the detector consumes, and a source of the
+        other geometry format (PointAD's MVTec 3D-AD scans -> Real3D-AD clouds) is only for detectors that name
+        this setting in their ``settings``: they declare they train on either format (rendering-based zero-shot
+        methods do); the others are run on pairs of one format."""
+        reason = super().incompatibility(detector, dataset)
+        source = get_registry().datasets.get(self.source)
+        if reason is not None or source is None:
+            return reason
+        missing = missing_modalities(detector, source)
+        if missing:
+            return (f"{detector.name} needs {', '.join(sorted(missing))}, which the source {source.name} does not "
+                    f"provide")
+        if ("xyz" in source.modalities) != ("xyz" in dataset.modalities) and (
+                detector.settings is None or "zero-shot-cross-dataset" not in detector.settings):
+            kinds = {True: "organized scans", False: "unorganized clouds"}
+            return (f"{detector.name} would train on {source.name} ({kinds['xyz' in source.modalities]}) and be tested "
+                    f"on {dataset.name} ({kinds['xyz' in dataset.modalities]}); only detectors that name "
+                    f"zero-shot-cross-dataset in their settings declare they handle both formats")
+        return None
 
     def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
         if self.source not in datasets:
@@ -135,10 +155,6 @@ class ZeroShotCrossDataset(Setting):
         test = [r for c in dataset.categories() for r in dataset.index(c, "test")]
         return [Plan(t, source.index(t, "train"), test, config={"source": self.source, "train_categories": [t]})
                 for t in zero_shot_train_categories(source)]
-
-
-def _organized(dataset: Dataset) -> bool:
-    return "xyz" in getattr(dataset, "modalities", ())
 
 
 def _cross_dataset(arg: str | None) -> Setting:
