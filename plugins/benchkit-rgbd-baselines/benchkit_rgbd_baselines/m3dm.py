@@ -18,8 +18,9 @@ and point features laid onto the pixel grid and pooled to 56 x 56 (Point-MAE, 11
   the reference uses it as the anomaly score directly).
 - **UFF** (unsupervised feature fusion, the paper's third bank) is **off**, as reproductions run M3DM: the CFM
   authors reproduced it "by simply deactivating the UFF module" (CVLAB-Unibo/crossmodal-feature-mapping issue 10)
-  and users report UFF makes results worse (nomewang/M3DM issue 36). benchkit does not implement it: the reference
-  pretrains it with a separate contrastive run over all classes' features, a checkpoint this harness cannot fetch.
+  and users report UFF makes results worse (nomewang/M3DM issue 36). UFF is not implemented yet: it needs the
+  ``FeatureFusionBlock`` (models/feature_fusion.py), its contrastive pretraining over every class's training patches
+  (or the authors' ``checkpoint-0.pth``), a third (fusion) bank and three-input fusers.
 - ``modality="rgb"`` / ``"xyz"``: one bank, its re-weighted score and blurred map (the paper's single-modality
   rows; the reference's ``DINO`` and ``Point_MAE`` methods, whose point bank is not standardised).
 
