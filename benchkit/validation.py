@@ -194,7 +194,21 @@ def content_problems(record: Any, raw: dict[str, Any] | None = None) -> list[Pro
     problems += _counts_and_samples(record)
     problems += _intervals(record)
     problems += _efficiency(record)
+    problems += _weights(record)
     return problems
+
+
+def _weights(record: Any) -> list[Problem]:
+    """The record's weights kind must be what its backbones say (random init wins over pretrained over none): a
+    record cannot claim pretrained weights its harness did not load."""
+    if not record.backbones:
+        return []
+    kinds = {b.weights for b in record.backbones}
+    expected = next((k for k in ("random-init", "pretrained") if k in kinds), "none")
+    if record.weights != expected:
+        return [Problem("weights", f"{record.weights!r}, but the backbones it built say {expected!r} "
+                                   f"({', '.join(f'{b.name}: {b.weights}' for b in record.backbones)})")]
+    return []
 
 
 def _identity(record: Any, raw: dict[str, Any] | None) -> list[Problem]:

@@ -159,3 +159,12 @@ def test_leaderboard_records_skip_stray_and_invalid_files_with_a_warning(tmp_pat
     assert "deep.json: invalid record left out: JSON nested 5000 levels deep" in text[0]
     assert text[1].endswith("notes.json: not a result record; skipped")
     assert "tampered.json: invalid record left out: metrics.b.i_auroc" in text[2]
+
+
+def test_a_record_claiming_pretrained_over_a_random_init_backbone_is_refused():
+    data = make_record().model_dump(mode="json")
+    data["weights"] = "pretrained"
+    data["backbones"] = [{"name": "point-mae", "version": "1.0", "kind": "point-groups", "weights": "random-init"}]
+    assert [p.where for p in check_record(data)] == ["weights"]
+    data["weights"] = "random-init"
+    assert check_record(data) == []
