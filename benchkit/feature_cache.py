@@ -4,7 +4,7 @@
 the same features were computed before. An entry is keyed by
 
 - the backbone's ``identity`` (set by `benchkit.build_backbone`: name, version, weights kind, weights SHA-256 and
-  the parameters it was built with),
+  the parameters passed to it; its defaults are covered by its version, which must change when they do),
 - a digest of the inputs' content (dtype, shape and bytes of every array), and
 - ``options`` (keyword arguments of ``encode``; preprocessing choices),
 
