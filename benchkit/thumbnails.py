@@ -14,6 +14,7 @@ so a picture shows where a detector looks, not how its scores compare with anoth
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,13 +111,18 @@ def _safe(name: str) -> str:
 
 
 def write_thumbnails(folder: str | Path, items: Sequence[tuple[Sample, np.ndarray]]) -> Path:
-    """Save the pictures of answered samples and their maps into ``folder`` (replacing what was there)."""
+    """Save the pictures of answered samples and their maps into ``folder``, replacing what was there. Written into
+    a hidden temporary folder first and renamed into place, so ``folder`` is always complete (or absent)."""
+    import shutil
+    import tempfile
+
     from PIL import Image
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # left by a run killed while writing
+        shutil.rmtree(stale, ignore_errors=True)
+    final, folder = folder, Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     index = []
     for n, (sample, values) in enumerate(items):
         stem = f"{n:02d}-{_safe(sample.id)}"
@@ -127,7 +133,9 @@ def write_thumbnails(folder: str | Path, items: Sequence[tuple[Sample, np.ndarra
         index.append({"id": sample.id, "category": sample.category, "label": sample.label,
                       "defect": sample.defect, "files": files})
     (folder / INDEX).write_text("".join(json.dumps(item) + "\n" for item in index))
-    return folder
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(folder, final)
+    return final
 
 
 def save_job_thumbnails(record_path: str | Path, dataset: Any, refs: Sequence[SampleRef],
