@@ -94,7 +94,8 @@ def upsample_and_blur(patch_scores: np.ndarray, grid: int, size: int, sigma: flo
 
 
 def strided(n_points: int, stride: int) -> np.ndarray:
-    """Indices 0, stride, 2*stride, ... below (n // stride) * stride, as the Real3D-AD scripts pick them (at least one)."""
+    """Indices 0, stride, 2*stride, ... below (n // stride) * stride, as the Real3D-AD scripts pick them (at least
+    one)."""
     count = max(1, n_points // stride)
     return np.arange(count) * stride
 

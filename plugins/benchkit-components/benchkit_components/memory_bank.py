@@ -40,17 +40,32 @@ def sparse_random_projection(features: np.ndarray, n_components: int, seed: int)
     return np.asarray(features, dtype=np.float32) @ matrix
 
 
+def random_linear_matrix(n_features: int, n_components: int, seed: int) -> np.ndarray:
+    """PatchCore's projection before its approximate coreset: a random dense D x n_components matrix (what a freshly
+    initialised ``torch.nn.Linear(D, n_components, bias=False)`` holds: entries uniform in +-1/sqrt(D)). Seeded
+    here; the reference draws it from torch's global generator."""
+    bound = 1.0 / math.sqrt(n_features)
+    return rng(seed, "linear-projection").uniform(-bound, bound, size=(n_features, n_components))
+
+
 def random_linear_projection(features: np.ndarray, n_components: int, seed: int) -> np.ndarray:
-    """PatchCore's projection before its approximate coreset: a random dense linear map (what a freshly initialised
-    ``torch.nn.Linear(D, n_components, bias=False)`` is: entries uniform in +-1/sqrt(D)), applied to features of any
-    width D other than ``n_components``, so 33-d FPFH is lifted to 128-d. Seeded here; the reference draws it from
-    torch's global generator."""
+    """``features`` mapped by `random_linear_matrix`, for any width D other than ``n_components`` (so 33-d FPFH is
+    lifted to 128-d, as PatchCore does)."""
     features = np.asarray(features, dtype=np.float32)
     if features.shape[1] == n_components:
         return features
-    bound = 1.0 / math.sqrt(features.shape[1])
-    matrix = rng(seed, "linear-projection").uniform(-bound, bound, size=(features.shape[1], n_components))
-    return features @ matrix.astype(np.float32)
+    return features @ random_linear_matrix(features.shape[1], n_components, seed).astype(np.float32)
+
+
+def distance_preserving_reduction(features: np.ndarray, n_components: int, seed: int) -> np.ndarray:
+    """D-dimensional features whose Euclidean distances equal those after `random_linear_projection` to
+    ``n_components`` > D dimensions: with W^T = QR, |(x - y) W| = |(x - y) R^T|. A lift to 128-d then costs the
+    coreset loop nothing: it runs on 33 columns instead of 128 (3.9x less work per pick) and picks the same features
+    up to floating-point rounding."""
+    features = np.asarray(features, dtype=np.float32)
+    matrix = random_linear_matrix(features.shape[1], n_components, seed)
+    r = np.linalg.qr(matrix.T, mode="r")  # D x D upper triangular
+    return features @ r.T.astype(np.float32)
 
 
 def reduce_for_coreset(features: np.ndarray, eps: float = 0.9, seed: int = 0) -> np.ndarray:
@@ -92,7 +107,9 @@ def approximate_greedy_coreset(
     features = np.asarray(features, dtype=np.float32)
     if projection not in PROJECTIONS:
         raise ValueError(f"projection must be one of {PROJECTIONS}, got {projection!r}")
-    if projection == "linear":
+    if projection == "linear" and features.shape[1] < projection_dim:  # a lift: same distances in D dimensions
+        features = distance_preserving_reduction(features, projection_dim, seed)
+    elif projection == "linear":
         features = random_linear_projection(features, projection_dim, seed)
     elif projection == "sparse" and features.shape[1] > projection_dim:
         features = sparse_random_projection(features, projection_dim, seed)

@@ -117,3 +117,19 @@ def test_patchcore_linear_projection_lifts_narrow_features():
     np.testing.assert_array_equal(random_linear_projection(lifted, 128, seed=1), lifted)  # already 128-d
     with pytest.raises(ValueError, match="projection"):
         approximate_greedy_coreset(x, 5, projection="pca")
+
+
+def test_a_lift_is_replaced_by_a_reduction_with_the_same_distances():
+    from benchkit_components.memory_bank import distance_preserving_reduction, random_linear_projection
+
+    x = np.random.default_rng(4).normal(size=(200, 33)).astype(np.float32)
+    lifted, reduced = random_linear_projection(x, 128, seed=2), distance_preserving_reduction(x, 128, seed=2)
+    assert reduced.shape == (200, 33)
+    d_lifted = np.linalg.norm(lifted[:, None] - lifted[None], axis=2)
+    d_reduced = np.linalg.norm(reduced[:, None] - reduced[None], axis=2)
+    np.testing.assert_allclose(d_reduced, d_lifted, rtol=1e-4, atol=1e-4)
+    # so the coreset selected on the 33 columns is the one PatchCore selects on the 128-d lift
+    def picks(f):
+        return farthest_point_sampling(f, 40, initial_distances=np.linalg.norm(f - f[0], axis=1)).tolist()
+
+    assert picks(lifted) == picks(reduced)

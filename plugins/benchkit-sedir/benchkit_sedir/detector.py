@@ -2,8 +2,9 @@
 
 Pipeline per cloud: a frozen backbone of kind ``point-groups`` (Point-MAE by default, FPFH group tokens as the
 weight-free variant, or any registered one: ``sedir:<name>``; built by `benchkit.build_backbone`, which decides and
-records its weights) turns the cloud into G group tokens; SeDiR's network (see `benchkit_sedir.model`) builds a global token, and its decoder
-reconstructs every group's token from the other groups, the global token and the groups' normals and curvature.
+records its weights) turns the cloud into G group tokens; SeDiR's network (see `benchkit_sedir.model`) builds a
+global token, and its decoder reconstructs every group's token from the other groups, the global token and the
+groups' normals and curvature.
 The reconstruction error of a group is its anomaly score; points take the max score of the groups they belong to
 (nearest centre for points in no group), smoothed over their nearest neighbours. The poster does not say how the
 object score is formed; ``object_score`` offers the mean of all group scores (default), their max, or the mean of
