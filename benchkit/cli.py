@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset", action="append", help="dataset name (repeatable)")
     run.add_argument("--setting", action="append", help="setting name (repeatable), e.g. unified or few-shot:5")
     run.add_argument("--category", help="run one category only")
+    run.add_argument("--metrics", type=_metric_list, metavar="LIST",
+                     help="comma-separated metrics to record, e.g. i_auroc,p_auroc,aupro@0.3/legacy100 (default: all "
+                          "of i_auroc i_aupr p_auroc p_aupr, and on organized data aupro@0.3 aupro@0.01 and their "
+                          "/legacy100 variants)")
     run.add_argument("--seed", type=int, help="one seed (default 0)")
     run.add_argument("--seeds", type=_seeds, help="comma-separated seeds, e.g. 0,1,2,3,4")
     run.add_argument("--results", type=Path, default=None, help="results folder (default ./benchkit-results)")
@@ -78,9 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="device for torch detectors and backbones: cpu or cuda[:N]")
     run.add_argument("--allow-random-init", action="store_true",
                      help="let detectors whose pretrained weights are missing run randomly initialized (flagged)")
-    run.add_argument("--no-feature-cache", action="store_true",
-                     help="compute frozen backbone features in every job instead of reusing them from "
-                          "$BENCHKIT_CACHE/features (same as BENCHKIT_FEATURE_CACHE=off)")
     run.add_argument("--no-feature-cache", action="store_true",
                      help="compute frozen backbone features in every job instead of reusing them from "
                           "$BENCHKIT_CACHE/features (same as BENCHKIT_FEATURE_CACHE=off)")
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--maps", type=Path, required=True, help="folder of maps in the dataset's layout")
     ev.add_argument("--name", required=True, help="detector name to record")
     ev.add_argument("--setting", default="one-model-one-class")
+    ev.add_argument("--metrics", type=_metric_list, metavar="LIST", help="comma-separated metrics (as for run)")
     ev.add_argument("--results", type=Path, default=None)
 
     show = sub.add_parser("show", help="print result tables (mean, std over seeds)")
@@ -215,6 +217,33 @@ def _results_dir(path: Path | None) -> Path:
 
 
 # -- commands ---------------------------------------------------------------------------------------------------------
+def _metric_list(text: str) -> tuple[str, ...]:
+    """``--metrics``: names as in the records; AU-PRO with its limit and optional legacy threshold count."""
+    from benchkit.metrics import check_metric_names
+
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one metric, e.g. i_auroc,p_auroc")
+    try:
+        check_metric_names(names, organized=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
+
+
+def check_metrics_fit(metrics: tuple[str, ...] | None, dataset_specs) -> None:
+    """AU-PRO needs organized maps: refuse it for a dataset of unorganized clouds, naming both."""
+    from benchkit.errors import UsageError
+    from benchkit.metrics import check_metric_names
+
+    for spec in dataset_specs if metrics else ():
+        organized = "xyz" in spec.modalities or "points" not in spec.modalities
+        try:
+            check_metric_names(metrics, organized=organized)
+        except ValueError as exc:
+            raise UsageError(f"--metrics for dataset {spec.name}: {exc}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from benchkit import provenance
     from benchkit.errors import UsageError
@@ -244,6 +273,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         registry.detector_variant(name)
     for name in datasets:
         registry.get("datasets", name)
+    if not args.all:  # with --all, AU-PRO is recorded where maps are organized and left out elsewhere
+        check_metrics_fit(args.metrics, [registry.get("datasets", name) for name in datasets])
     if args.seeds and args.seed is not None:
         raise UsageError("give --seed or --seeds, not both")
     seeds = args.seeds or [args.seed if args.seed is not None else 0]
@@ -253,8 +284,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.workers = os.cpu_count() or 1
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    if args.no_feature_cache:
-        os.environ["BENCHKIT_FEATURE_CACHE"] = "off"  # job processes inherit it
     if args.no_feature_cache:
         os.environ["BENCHKIT_FEATURE_CACHE"] = "off"  # job processes inherit it
     if args.threads is not None and args.threads < 1:
@@ -272,7 +301,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         registry, results, data_root=args.data_root, allow_random_init=args.allow_random_init,
         dataset_options=dataset_options, detector_params=params,
         threads=args.threads or provenance.default_threads(args.workers), executor=args.executor,
-        isolated=executor.isolates_jobs, device=args.device,
+        isolated=executor.isolates_jobs, device=args.device, metrics=args.metrics,
     )
     if settings is None:  # --all: every setting, cross-dataset ones paired over the datasets found
         found = list(planner.available_datasets(datasets))

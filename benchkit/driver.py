@@ -115,7 +115,7 @@ class _Scorer:
             scored = score_predictions(job, self.reader(job), job.plan.test, result.predictions)
             save_job_thumbnails(job.record_path, self.reader(job), job.plan.test, result.predictions.maps)
             return make_record(
-                job, "ok", counts=sample_counts(job.plan, scored), metrics=score_metrics(scored),
+                job, "ok", counts=sample_counts(job.plan, scored), metrics=score_metrics(scored, job.metrics),
                 intervals=bootstrap_intervals(scored.labels, scored.scores, scored.categories, scored.gts,
                                               scored.maps, seed=job.seed),
                 efficiency=eff, **common,

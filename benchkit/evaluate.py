@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -170,14 +171,15 @@ def _plan(reader: Dataset, categories: list[str], category: str) -> Plan:
                 test=[r for c in categories for r in reader.index(c, "test")])
 
 
-def evaluate_maps(dataset: str, root: Path | None, maps: Path, name: str) -> tuple[dict, dict]:
+def evaluate_maps(dataset: str, root: Path | None, maps: Path, name: str,
+                  metrics: Sequence[str] | None = None) -> tuple[dict, dict]:
     """Metrics per category (plus ``mean`` when several, as in run records) and counts per category (`Counts`) of
     the maps of detector ``name`` under ``maps``, for dataset ``dataset`` at ``root`` (see `open_copy`).
 
     Metrics and counts come from the shared scoring step, so they match what `benchkit run` records.
     """
     reader, present, scored = _score_maps(dataset, root, maps, name)
-    return score_metrics(scored), sample_counts(_plan(reader, present, ALL), scored)
+    return score_metrics(scored, metrics), sample_counts(_plan(reader, present, ALL), scored)
 
 
 def check_identity(name: str, setting: str) -> None:
@@ -199,7 +201,7 @@ def check_identity(name: str, setting: str) -> None:
 
 def external_record_path(results: Path, dataset: str, setting: str, name: str, category: str, seed: int) -> Path:
     """Where an evaluated record goes: under ``<results>/external/``, apart from every run record."""
-    return record_path(Path(results) / EXTERNAL, dataset, setting, name, category, seed)
+    return record_path(Path(results) / EXTERNAL, dataset, setting, name, category, seed, version=EXTERNAL)
 
 
 def _refuse_foreign(paths: list[Path]) -> None:
@@ -215,7 +217,7 @@ def _refuse_foreign(paths: list[Path]) -> None:
 
 
 def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, setting: str = "one-model-one-class",
-                  results: Path, seed: int = 0) -> list[Path]:
+                  results: Path, seed: int = 0, metrics: Sequence[str] | None = None) -> list[Path]:
     """Score the maps and write result records like `benchkit run` does: one per category for the
     one-model-one-class setting, else one record for all categories (``category: "all"``). The detector version is
     recorded as ``external``, the config names the maps folder, and the records go to `external_record_path`.
@@ -246,13 +248,15 @@ def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, set
             "train_ids": ids_digest(plan.train),
             "test_ids": ids_digest(plan.test),
         }
+        if metrics is not None:
+            config["metrics"] = list(metrics)
         path = external_record_path(results, dataset, setting, name, category, seed)
         job = Job(detector=name, dataset=dataset, setting=setting, seed=seed, plan=plan,
                   dataset_root=str(reader.root), data_root=None, dataset_options={}, detector_params={}, config=config,
-                  config_hash=config_hash(config), record_path=str(path), executor="none",
+                  config_hash=config_hash(config), record_path=str(path), executor="none", metrics=metrics,
                   incomplete=not per_category and bool(set(reader.expected_categories()) - set(categories)))
         record = make_record(
-            job, "ok", counts=sample_counts(plan, sub), metrics=score_metrics(sub),
+            job, "ok", counts=sample_counts(plan, sub), metrics=score_metrics(sub, metrics),
             intervals=bootstrap_intervals(sub.labels, sub.scores, sub.categories, sub.gts, sub.maps, seed=seed),
             samples=[SampleScore(id=i, category=c, label=lab, score=s)
                      for i, c, lab, s in zip(sub.ids, sub.categories, sub.labels, sub.scores)],
@@ -269,7 +273,8 @@ def cli(args, results: Path) -> int:
     from benchkit.results import load_record
 
     paths = write_records(args.dataset, args.root, args.maps, args.name, setting=getattr(args, "setting", None)
-                          or "one-model-one-class", results=results, seed=getattr(args, "seed", None) or 0)
+                          or "one-model-one-class", results=results, seed=getattr(args, "seed", None) or 0,
+                          metrics=getattr(args, "metrics", None))
     for path in paths:
         record = load_record(path)
         for category, values in record.metrics.items():

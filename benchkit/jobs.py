@@ -45,6 +45,7 @@ class Job:
     allow_random_init: bool = False
     device: str = "cpu"
     extra_datasets: dict[str, str] = field(default_factory=dict)  # other datasets the plan trains on -> their roots
+    metrics: tuple[str, ...] | None = None  # metric names to score (``--metrics``); None: the scoring defaults
     #: The test inputs as the worker gets them. Set by the driver on the copy it sends (whose plan then has no test
     #: refs: `benchkit.blinding`); None in the driver's own job.
     inputs: BlindInputs | None = None
@@ -77,8 +78,21 @@ def _safe(name: str) -> str:
     return name.replace(":", "_").replace("/", "_")
 
 
-def record_path(results: Path, dataset: str, setting: str, detector: str, category: str, seed: int) -> Path:
-    return Path(results) / dataset / _safe(setting) / _safe(detector) / f"{_safe(category)}__seed{seed}.json"
+def record_path(results: Path, dataset: str, setting: str, detector: str, category: str, seed: int, *,
+                version: str | None = None, weights: str | None = None) -> Path:
+    """Where a job's record goes. What produced a result is part of its place: the detector folder carries its
+    version (``btf-fpfh@0.2``) and ``+random-init`` for runs with randomly initialised backbones, so neither another
+    version nor a random-init run overwrites a record."""
+    folder = _safe(detector) + (f"@{_safe(version)}" if version else "") + ("+random-init" if weights == "random-init"
+                                                                           else "")
+    return Path(results) / dataset / _safe(setting) / folder / f"{_safe(category)}__seed{seed}.json"
+
+
+def path_of_record(results: Path, record: Any) -> Path:
+    """`record_path` of an existing record (its job and its weights kind)."""
+    j = record.job
+    return record_path(results, j.dataset, j.setting, j.detector, j.category, j.seed, version=j.detector_version,
+                       weights=record.weights)
 
 
 def ids_digest(refs: Sequence[SampleRef]) -> str:

@@ -44,7 +44,10 @@ from functools import cached_property
 
 import numpy as np
 
-DEFAULT_ORGANIZED = ("i_auroc", "i_aupr", "p_auroc", "p_aupr", "aupro@0.3", "aupro@0.01")
+#: Organized data also get the legacy 100-threshold AU-PRO (the utility of 3D-ADS, M3DM and Real3D-AD) beside the
+#: exact one, so that reproduced numbers can be set against papers computed the same way.
+DEFAULT_ORGANIZED = ("i_auroc", "i_aupr", "p_auroc", "p_aupr", "aupro@0.3", "aupro@0.01", "aupro@0.3/legacy100",
+                     "aupro@0.01/legacy100")
 DEFAULT_POINTS = ("i_auroc", "i_aupr", "p_auroc", "p_aupr")
 
 OBJECT_METRICS = ("i_auroc", "i_aupr")
@@ -75,6 +78,11 @@ def parse_aupro(name: str) -> AuproName | None:
         # one threshold puts the only curve point at FPR 1 - 1/N: the copied utility then fails its own assertion
         raise ValueError(f"metric {name!r}: the legacy threshold count must be at least 2, e.g. aupro@0.3/legacy100")
     return AuproName(limit, count)
+
+
+def check_metric_names(names: Sequence[str], organized: bool) -> None:
+    """ValueError naming the first metric name that is unknown, or that needs organized maps when they are not."""
+    _check_names(names, organized)
 
 
 def _check_names(names: Sequence[str], organized: bool) -> None:

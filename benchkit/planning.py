@@ -38,6 +38,7 @@ class Planner:
     executor: str = "local"
     isolated: bool = True
     device: str = "cpu"
+    metrics: tuple[str, ...] | None = None  # --metrics: the metric names to score (None: the defaults)
     notes: list[str] = field(default_factory=list)  # messages for the user (datasets not found, ...)
     _datasets: dict[str, Dataset] = field(default_factory=dict)
     _unavailable: set[str] = field(default_factory=set)
@@ -205,6 +206,16 @@ class Planner:
             (spec.weights_hint + "; " if spec.weights_hint else "")
             + "or pass --allow-random-init to run it with random weights (flagged in records)"))
 
+    def planned_weights(self, det_spec, backbone: str | None) -> str:
+        """The weights kind a job will record when it runs as planned; its record's place depends on it, so that a
+        random-init run never overwrites a pretrained one."""
+        name = backbone or (det_spec.backbones[0] if det_spec.backbones else None)
+        spec = self.registry.backbones.get(name) if name else None
+        path = None if spec is None else spec.weights_path()
+        if path is None:
+            return "none"
+        return "pretrained" if path.is_file() else "random-init"
+
     def _not_run(self, detector: str, ds_spec: DatasetSpec, setting: str, seed: int, reason: str,
                  status: str = "skipped", error_type: str = "Incompatible", category: str = ALL) -> NotRun:
         det_spec, _ = self.registry.detector_variant(detector)
@@ -216,7 +227,7 @@ class Planner:
         info = JobInfo(detector=detector, detector_version=det_spec.version, dataset=ds_spec.name,
                        dataset_version=ds_spec.version, setting=setting, category=category, seed=seed, config=config,
                        config_hash=config_hash(config))
-        path = record_path(self.results, ds_spec.name, setting, detector, category, seed)
+        path = record_path(self.results, ds_spec.name, setting, detector, category, seed, version=det_spec.version)
         return NotRun(info, reason, str(path), status, error_type)
 
     def _job(self, name: str, det_spec, backbone, dataset: Dataset, setting: str, seed: int, plan: Plan,
@@ -237,6 +248,8 @@ class Planner:
         }
         if self.allow_random_init:
             config["allow_random_init"] = True
+        if self.metrics is not None:
+            config["metrics"] = list(self.metrics)
         others = {r.dataset for r in plan.train} - {dataset.name}
         missing = set(dataset.expected_categories()) - set(dataset.categories())
         return Job(
@@ -245,7 +258,9 @@ class Planner:
             data_root=None if self.data_root is None else str(self.data_root),
             dataset_options=self.dataset_options, detector_params=params, config=config,
             config_hash=config_hash(config),
-            record_path=str(record_path(self.results, dataset.name, setting, name, plan.category, seed)),
+            record_path=str(record_path(self.results, dataset.name, setting, name, plan.category, seed,
+                                        version=det_spec.version, weights=self.planned_weights(det_spec, backbone))),
+            metrics=self.metrics,
             threads=self.threads, executor=self.executor, isolated=self.isolated, incomplete=bool(missing),
             allow_random_init=self.allow_random_init, device=self.device,
             extra_datasets={n: str(opened[n].root) for n in sorted(others)},

@@ -103,17 +103,20 @@ def score_predictions(job: Job, dataset: Dataset, refs: Sequence[SampleRef], pre
     return scored
 
 
-def score_metrics(scored: ScoredSamples) -> dict[str, dict[str, float | None]]:
-    """Metrics per category, plus their ``mean`` when there are several (None when any category lacks a value)."""
+def score_metrics(scored: ScoredSamples, names: Sequence[str] | None = None) -> dict[str, dict[str, float | None]]:
+    """Metrics per category, plus their ``mean`` when there are several (None when any category lacks a value).
+    ``names``: the metrics to compute (default: `benchkit.metrics.DEFAULT_ORGANIZED` or ``DEFAULT_POINTS``)."""
     from benchkit.metrics import compute_metrics
 
+    if names is not None and not scored.organized:  # AU-PRO needs pixel regions: left out for point clouds
+        names = [n for n in names if not n.startswith("aupro@")]
     cats = sorted(set(scored.categories))
     out: dict[str, dict[str, float | None]] = {}
     for cat in cats:
         idx = [i for i, c in enumerate(scored.categories) if c == cat]
         out[cat] = compute_metrics(
             np.asarray([scored.labels[i] for i in idx]), np.asarray([scored.scores[i] for i in idx]),
-            [scored.gts[i] for i in idx], [scored.maps[i] for i in idx], organized=scored.organized,
+            [scored.gts[i] for i in idx], [scored.maps[i] for i in idx], organized=scored.organized, names=names,
         )
     if len(cats) > 1:
         names = out[cats[0]].keys()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchkit.jobs import record_path
+from benchkit.jobs import path_of_record
 from benchkit.site import build_site
 from benchkit.submission import check_submission
 
@@ -19,8 +19,7 @@ PUBLISHED = sorted(RECORDS.rglob("*.json"))
 def test_published_record_is_fit_for_publication(path):
     check = check_submission(path)
     assert check.ok, "\n".join(map(str, check.problems))
-    j = check.record.job
-    assert path == record_path(RECORDS, j.dataset, j.setting, j.detector, j.category, j.seed)
+    assert path == path_of_record(RECORDS, check.record)
 
 
 def test_site_builds_from_the_published_folder(tmp_path):
