@@ -8,6 +8,8 @@ text-guided unified method reuse:
   back to the grid (CFM `get_features_maps`: ``AvgPool2d(3, 1)`` then ``AdaptiveAvgPool2d((224, 224))``).
 - `valid_positions`: where a point feature vector is not all zero (CFM/MAFR mask ``xyz_patch.sum(-1) == 0``).
 - `box_smooth`: CFM's Gaussian stand-in, five passes of a 5 x 5 box filter then three of a 7 x 7 one (zero padding).
+- `channel_statistics`: per-channel mean and standard deviation of training features (for detectors that
+  standardise hand-made features whose channels differ in scale).
 - `normalized_map_and_score`: CFM's scale-free outputs: the map divided by its mean over non-zero positions, and the
   image score ``max(map / sqrt(mean(map[map != 0])))``.
 
@@ -71,3 +73,21 @@ def normalized_map_and_score(values: Any) -> tuple[Any, float]:
         return values, 0.0
     mean = nonzero.mean()
     return values / mean, float((values / mean.sqrt()).max())
+
+
+def channel_statistics(maps: Any) -> list[tuple[Any, Any]]:
+    """Per-channel (mean, std + 1e-6) of each modality over an iterable of ``(rgb_rows, point_rows, valid)``.
+
+    RGB rows count everywhere, point rows at valid positions only (elsewhere they are zero by construction).
+    """
+    sums = None
+    for rgb, points, valid in maps:
+        stats = [(x.sum(0), x.pow(2).sum(0), len(x)) for x in (rgb, points[valid])]
+        sums = stats if sums is None else [(a + s, b + q, n + m) for (a, b, n), (s, q, m) in zip(sums, stats)]
+    if sums is None:
+        raise ValueError("channel_statistics needs at least one feature map")
+    out = []
+    for total, squares, count in sums:
+        mean = total / max(count, 1)
+        out.append((mean, (squares / max(count, 1) - mean.pow(2)).clamp_min(0).sqrt() + 1e-6))
+    return out
