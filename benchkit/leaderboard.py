@@ -56,7 +56,7 @@ def show_text(
         else:
             header = ["#", "detector", *sec["metrics"], "samples/s", "failed", "skipped"]
             rows = [["" if r["rank"] is None else str(r["rank"]), _label(r), *[c["text"] for c in r["cells"]],
-                     r["throughput"], str(r["n_failed"]), str(r["n_skipped"])] for r in sec["rows"]]
+                     r["throughput"], str(r["n_failed"]), str(r["n_skipped"])] for r in [*sec["rows"], *sec["stale"]]]
         right = set(range(1, len(header))) if metric else {0, *range(2, len(header))}
         ranked = f", ranked by mean {sec['rank_by']}" if sec["rank_by"] and not metric else ""
         blocks.append(f"== {d} / {s}  (values in %{ranked})\n" + _text_table(header, rows, right))
@@ -65,12 +65,14 @@ def show_text(
     if not blocks:
         where = f" for {dataset or ''} {setting or ''}".rstrip() if dataset or setting else ""
         return f"no results under {results_dir}{where}"
-    marks = "marks: [random-init] backbone not pretrained; [incomplete] no mean over categories"
+    marks = ("marks: [random-init] backbone not pretrained, never ranked; [incomplete] no mean over categories; "
+             "[older version] superseded detector version, never ranked")
     return "\n\n".join(blocks) + "\n\n" + marks
 
 
 def _label(r: dict) -> str:
     marks = (" [random-init]" if r["random_init"] else "") + (" [incomplete]" if r["incomplete"] else "")
+    marks += f" [older version v{r['version']}]" if r.get("stale") else ""
     return r["detector"] + marks
 
 

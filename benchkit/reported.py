@@ -174,8 +174,9 @@ def load_reported(folder: str | Path | None = None) -> dict[str, ReportedPaper]:
 
 def reported_rows(papers: dict[str, ReportedPaper], kind: str | None = "comparison") -> list[dict]:
     """Flat rows, one per value: paper, title, table, kind, dataset, setting, method, detector, configuration,
-    category, metric, value (a fraction), and for ``mean`` rows ``recomputed`` (the mean of the printed categories,
-    a fraction, or None) and ``mean_differs`` (the paper's mean disagrees with it). ``kind`` None: every table."""
+    params, aupro_utility (the table's), category, metric, value (a fraction), and for ``mean`` rows ``recomputed``
+    (the mean of the printed categories, a fraction, or None) and ``mean_differs`` (the paper's mean disagrees with
+    it). ``kind`` None: every table."""
     rows = []
     for key, paper in papers.items():
         for table in paper.tables:
@@ -189,6 +190,7 @@ def reported_rows(papers: dict[str, ReportedPaper], kind: str | None = "comparis
                         rows.append(dict(paper=key, title=paper.paper, table=table.table, kind=table.kind,
                                          dataset=table.dataset, setting=e.setting, method=e.method,
                                          detector=e.detector, configuration=dict(e.configuration),
+                                         params=dict(e.params), aupro_utility=table.aupro_utility,
                                          category=cat, metric=metric, value=value * factor,
                                          recomputed=None if recomputed is None else recomputed * factor,
                                          mean_differs=cat == "mean" and metric in e.mean_differs))

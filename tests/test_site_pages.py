@@ -166,7 +166,8 @@ def test_reported_rows_beside_reproduced_with_deltas_and_never_ranked(tmp_path):
     assert "reported BTF(Raw) (paper, Table 9)" in texts and "99.9" in texts and "73.0" in texts and "60.0" in texts
     assert "reported Other" in texts and "12.3" in texts
     assert "-39.9" in texts  # reproduced 60.0 - reported 99.9
-    assert "throughput_per_s = 2.5" in texts and "one RTX 3090" in texts
+    assert "2.5 FPS" in texts and "one RTX 3090" in texts
+    assert "10 samples/s on cpu" in texts  # the same detector's median measured here, beside the paper's
     assert "99.9" not in {c[2] for c in p.cells if "best" in c[1].get("class", "")}
 
 
@@ -217,3 +218,95 @@ def test_record_page_lists_every_sample_score(tmp_path):
     page = _parse(index.parent / "records" / "toy--000.html")
     rows = [c for c in page.cells if c[0] == "th" and c[1].get("scope") == "row" and c[2] in {s.id for s in rec.samples}]
     assert len(rows) == len(rec.samples) == 20
+
+
+def _table(html: str, table_id: str) -> _Page:
+    """One table of a page, parsed."""
+    start = html.index(f'id="{table_id}"')
+    return _parse_text(html[start:html.index("</table>", start)])
+
+
+def _parse_text(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    return page
+
+
+def test_rows_keep_versions_and_weights_apart_and_older_versions_are_shown_apart(tmp_path):
+    recs = [make_record("det", c, 0, {c: {"i_auroc": 0.9}}, version="1") for c in CATS]  # superseded, better
+    recs += [make_record("det", c, 0, {c: {"i_auroc": 0.7}}, version="2") for c in CATS]
+    recs += [make_record("det", c, 0, {c: {"i_auroc": 0.95}}, version="2", weights="random-init") for c in CATS]
+    recs += [make_record("other", c, 0, {c: {"i_auroc": 0.8}}) for c in CATS]
+    index = _site(tmp_path, recs)
+    html = (index.parent / "benchmarks" / "toy--one-model-one-class.html").read_text()
+    ranking, stale = _table(html, "ranking-table"), _table(html, "stale-table")
+    heads = [c[2] for c in ranking.cells if c[0] == "th" and c[1].get("scope") == "row"]
+    assert heads == ["other", "det v2", "det random-init v2"]  # ranked first; random-init last, unranked
+    ranks = [c[2] for c in ranking.cells if "rank" in c[1].get("class", "")]
+    assert ranks == ["1", "2", ""]
+    best = [c[2] for c in ranking.cells if "best" in c[1].get("class", "")]
+    assert best == ["80.0"]  # the random-init 95.0 is higher, but never ranked against pretrained rows
+    assert "90.0" not in [c[2] for c in ranking.cells]  # version 1 is never mixed into version 2's row
+    assert [c[2] for c in stale.cells if c[0] == "th" and c[1].get("scope") == "row"] == ["det older version v1"]
+    assert "90.0" in [c[2] for c in stale.cells] and not [c for c in stale.cells if "best" in c[1].get("class", "")]
+    detector = (index.parent / "detectors" / "det.html").read_text()
+    assert "det older version v1" in [c[2] for c in _parse_text(detector).cells]
+    from benchkit.leaderboard import show_text
+
+    assert "det [older version v1]" in show_text(index.parent.parent / "res", expected=EXPECTED)
+
+
+def _reported_papers(folder: Path) -> Path:
+    folder.mkdir()
+    entry = {"method": "Det", "detector": "det", "setting": "one-model-one-class",
+             "values": {**{c: {"i_auroc": 80.0} for c in CATS},
+                        "mean": {"i_auroc": 85.0, "aupro@0.3/legacy100": 90.0, "aupro@0.3/legacy99": 88.0}},
+             "mean_differs": ["i_auroc"], "efficiency": {"memory_mb": 2048.0}}
+    (folder / "paper.json").write_text(json.dumps({"paper": "The det paper", "source": "test", "tables": [
+        {"table": "Table 1", "dataset": "toy", "scale": "percent", "metric_names": {"I-AUROC": "i_auroc"},
+         "aupro_utility": "the 100-threshold utility of the authors' code", "hardware": "one A100",
+         "note": "memory: peak GPU", "entries": [entry]},
+        {"table": "Table 5 (ablation)", "dataset": "toy", "scale": "percent", "kind": "ablation",
+         "metric_names": {"I-AUROC": "i_auroc"}, "note": "switch B is unreadable in the text version",
+         "entries": [{"method": "without A", "detector": "det", "setting": "one-model-one-class",
+                      "configuration": {"A": False, "B": None}, "params": {"use_a": False},
+                      "values": {"mean": {"i_auroc": 71.5}}},
+                     {"method": "full", "detector": "det", "setting": "one-model-one-class",
+                      "configuration": {"A": True, "B": True}, "values": {"mean": {"i_auroc": 85.0}}}]}]}))
+    return folder
+
+
+def test_paper_means_legacy_aupro_efficiency_and_ablations(tmp_path):
+    recs = [make_record("det", c, 0, {c: {"i_auroc": 0.8, "aupro@0.3": 0.65, "aupro@0.3/legacy100": 0.6}})
+            for c in CATS]
+    index = _site(tmp_path, recs, reported_dir=_reported_papers(tmp_path / "reported"))
+    html = (index.parent / "benchmarks" / "toy--one-model-one-class.html").read_text()
+    deltas = _table(html, "deltas-table")
+    rows = {}
+    for c in deltas.cells:
+        if c[0] == "th" and c[1].get("scope") == "row":
+            rows[len(rows)] = []
+        elif c[0] == "th":
+            continue
+        else:
+            rows[len(rows) - 1].append(c[2])
+    by_metric = {r[1].split("AU")[0].split("object")[0]: r for r in rows.values()}  # the name, then its meaning
+    # the paper's mean disagrees with its own categories: flagged, their mean beside it
+    assert by_metric["i_auroc"][2] == "85.0the paper's mean; its categories give 80.0"
+    assert by_metric["i_auroc"][3:5] == ["80.0", "-5.0"]
+    # a legacy AU-PRO only against the same legacy variant (60.0), never the exact one (65.0), and it says which
+    legacy = by_metric["aupro@0.3/legacy100"]
+    assert legacy[2:5] == ["90.0", "60.0", "-30.0"] and "quantile-threshold utility" in legacy[1]
+    assert "100 thresholds" in legacy[1] and "the 100-threshold utility of the authors' code" in legacy[1]
+    assert by_metric["aupro@0.3/legacy99"][3] == "not measuredthis row has aupro@0.3, aupro@0.3/legacy100 only"
+    ranking = _table(html, "ranking-table")
+    flagged = [c for c in ranking.cells if "differs" in c[1].get("class", "")]
+    assert [c[2] for c in flagged] == ["85.0categories give 80.0"]
+    eff = [c[2] for c in _table(html, "efficiency-table").cells]
+    assert "2048 MB" in eff and "one A100" in eff and "512 MB peak resident on cpu" in eff
+    detector = (index.parent / "detectors" / "det.html").read_text()
+    cells = [c[2] for c in _parse_text(detector[detector.index('id="ablations"'):]).cells]
+    assert "A: no; B: not recoverable from the paper's text" in cells and "71.5" in cells
+    assert '{"use_a": false}' in cells and "not known" in cells  # the full row names no parameters
+    assert "switch B is unreadable in the text version" in detector
+    assert "71.5" not in html  # ablation rows stay on the detector page, out of the benchmark's tables

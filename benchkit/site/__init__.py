@@ -3,8 +3,10 @@
 Layout of a built site::
 
     index.html                     benchmarks, detectors, every detector x benchmark row (filterable)
-    benchmarks/<dataset--setting>.html   ranking table, per-category tables, plots, reported vs reproduced, jobs
-    detectors/<name>.html          plugin, paper, parameters, weights, every result
+    benchmarks/<dataset--setting>.html   ranking table (rows by `benchkit.aggregate.KEY`), older detector versions
+                                   apart, per-category tables, plots, reported vs reproduced (with the papers'
+                                   efficiency and hardware beside the measured), failed and skipped jobs
+    detectors/<name>.html          plugin, paper, parameters, weights, every result, the papers' ablation tables
     records/<job>.html, .json      provenance, config, efficiency, metrics with intervals; the raw record
     galleries/<dataset--setting>.html    input / ground truth / map pictures side by side across detectors
     plots/*.svg, thumbs/<job>/*.png, style.css, site.js
@@ -109,7 +111,7 @@ def build_site(
                   title=f"Anomaly maps: {b.dataset} · {b.setting}")
     for name, info in data.detectors.items():
         ctx = pages.detector(data, name, tables)
-        if ctx["sections"] or info.installed:
+        if ctx["sections"] or ctx["ablations"] or info.installed:
             write("detector.html.j2", info.href, "../", d=ctx, title=f"Detector {name}")
     for e in data.entries:
         write("record.html.j2", e.href, "../", r=pages.record(data, e), title=f"Record {e.id}")

@@ -72,6 +72,26 @@ def delta(value: float | None) -> str:
     return f"{100 * value:+.1f}"
 
 
+def metric_about(name: str) -> str:
+    """What a metric name measures, in words; says which AU-PRO computation an ``aupro@...`` name is."""
+    from benchkit.metrics import parse_aupro
+
+    plain = {"i_auroc": "object-level AUROC", "i_aupr": "object-level average precision",
+             "p_auroc": "pixel/point-level AUROC", "p_aupr": "pixel/point-level average precision"}
+    if name in plain:
+        return plain[name]
+    try:
+        parsed = parse_aupro(name)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        return name
+    what = f"AU-PRO up to FPR {parsed.limit:g}"
+    if parsed.count is None:
+        return f"{what}; exact (every threshold; benchkit's computation)"
+    return f"{what}; legacy: the quantile-threshold utility of the papers' code with {parsed.count} thresholds"
+
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

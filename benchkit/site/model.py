@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from benchkit.aggregate import KEY, Summary, load_records, summarize
+from benchkit.aggregate import Summary, identity, load_records, summarize
 from benchkit.provenance import plugin_ref, web_url
-from benchkit.reported import ReportedPaper, load_reported, reported_rows
+from benchkit.reported import ReportedPaper, load_reported, reported_efficiency, reported_rows
 from benchkit.results import Record
 from benchkit.site.fmt import slug
 from benchkit.thumbnails import thumbnails_of
@@ -110,8 +110,11 @@ class SiteData:
         self.root = root
         self.summary = summary
         self.papers = reported
-        self.reported = pd.DataFrame(reported_rows(reported), columns=[
-            "paper", "title", "table", "dataset", "setting", "method", "detector", "category", "metric", "value"])
+        self.reported = pd.DataFrame(reported_rows(reported), columns=REPORTED_COLUMNS)  # comparison tables
+        self.ablations = pd.DataFrame(reported_rows(reported, kind="ablation"), columns=REPORTED_COLUMNS)
+        self.reported_efficiency = pd.DataFrame(reported_efficiency(reported), columns=[
+            "paper", "title", "table", "dataset", "setting", "method", "detector", "field", "value", "hardware",
+            "note"])
         self.entries: list[RecordEntry] = []
         seen: set[str] = set()
         for path, rec in pairs:
@@ -119,15 +122,17 @@ class SiteData:
             while rid in seen:  # two in-memory records of one job: keep both pages apart
                 rid += "-1"
             seen.add(rid)
-            key = _identity(rec)
+            key = identity(rec)
             self.entries.append(RecordEntry(rid, path, rec, key))
         self.by_path = {str(e.path): e for e in self.entries if e.path is not None}
         self.by_key: dict[tuple, list[RecordEntry]] = {}
         for e in self.entries:
             self.by_key.setdefault(e.key, []).append(e)
         self._registry = _registry()
-        self.detectors = {name: self._detector(name) for name in sorted({e.record.job.detector for e in self.entries}
-                                                                        | set(self.reported.detector.dropna()))}
+        named = {e.record.job.detector for e in self.entries}
+        for frame in (self.reported, self.ablations, self.reported_efficiency):
+            named |= set(frame.detector.dropna())
+        self.detectors = {name: self._detector(name) for name in sorted(named)}
         sections = {(e.record.job.dataset, e.record.job.setting) for e in self.entries}
         self.benchmarks = [self._benchmark(d, s) for d, s in sorted(sections)]
         only_reported = {(r.dataset, r.setting) for r in self.reported.itertuples()} - sections
@@ -193,13 +198,9 @@ class SiteData:
         return info
 
 
-def _identity(rec: Record) -> tuple:
-    """The record's aggregation key, exactly as `benchkit.aggregate` computes it."""
-    from benchkit import aggregate
-
-    if hasattr(aggregate, "identity"):
-        return tuple(aggregate.identity(rec))
-    return tuple(rec.weights or "none" if k == "weights" else getattr(rec.job, k) for k in KEY)
+#: Columns of `benchkit.reported.reported_rows` (kept even when no paper is loaded, so lookups never fail).
+REPORTED_COLUMNS = ["paper", "title", "table", "kind", "dataset", "setting", "method", "detector", "configuration",
+                    "params", "aupro_utility", "category", "metric", "value", "recomputed", "mean_differs"]
 
 
 def _plugin_of(rec: Record) -> dict[str, Any] | None:

@@ -62,14 +62,54 @@ def detector(data: SiteData, name: str, tables: dict[str, dict]) -> dict[str, An
     sections = []
     for b in data.benchmarks:
         t = tables[b.id]
-        rows = [r for r in t["rows"] if r["detector"] == name]
+        rows = [r for r in [*t["rows"], *t["stale"]] if r["detector"] == name]
         recs = [e for e in mine if (e.record.job.dataset, e.record.job.setting) == (b.dataset, b.setting)]
         if rows or recs:
             recs.sort(key=lambda e: (e.record.job.category, e.record.job.seed, e.record.provenance.timestamp))
             sections.append({"bench": b, "table": t, "rows": rows, "records": recs,
                              "deltas": [d for d in t["deltas"] if d["detector"] == name]})
     return {"info": info, "params": list(params.values()), "weights": weights, "backbones": list(backbones.values()),
-            "sections": sections, "versions": sorted({e.record.job.detector_version for e in mine})}
+            "sections": sections, "versions": sorted({e.record.job.detector_version for e in mine}),
+            "ablations": ablations(data, name)}
+
+
+def _switch(value: Any) -> str:
+    return {True: "yes", False: "no", None: "not recoverable from the paper's text"}.get(value, str(value)) \
+        if isinstance(value, (bool, type(None))) else str(value)
+
+
+def ablations(data: SiteData, name: str) -> list[dict[str, Any]]:
+    """The papers' ablation tables of this detector, as printed: per row its configuration (the paper's switches)
+    and the benchkit parameters that reproduce it where known, and its values (percent)."""
+    from benchkit.site.tables import reported_cell
+
+    abl = data.ablations[data.ablations.detector == name]
+    out = []
+    for (paper, table), g in abl.groupby(["paper", "table"], sort=False):
+        cats = list(dict.fromkeys(g.category))
+        cats = (["mean"] if "mean" in cats else []) + [c for c in cats if c != "mean"]
+        columns = [(m, c) for m in sorted(set(g.metric), key=metric_sort_key) for c in cats
+                   if not g[(g.metric == m) & (g.category == c)].empty]
+        bench = next((b for b in data.benchmarks if (b.dataset, b.setting) == (g.dataset.iloc[0], g.setting.iloc[0])),
+                     None)
+        rows = []
+        for method, e in g.groupby("method", sort=False):
+            first = e.iloc[0]
+            cells = []
+            for m, c in columns:
+                hit = e[(e.metric == m) & (e.category == c)]
+                cells.append(reported_cell(hit.iloc[0].to_dict() if not hit.empty else None, None))
+            rows.append({"method": method, "setting": first.setting, "cells": cells,
+                         "configuration": [(k, _switch(v)) for k, v in (first.configuration or {}).items()],
+                         "params": json.dumps(first.params, sort_keys=True) if first.params else ""})
+        first = g.iloc[0]
+        note = next((t.note for t in data.papers[paper].tables if t.table == table), "")
+        out.append({"paper": first.title, "table": table, "dataset": first.dataset, "setting": first.setting,
+                    "bench": bench, "note": note,
+                    "columns": [{"metric": m, "category": c, "about": fmt.metric_about(m)} for m, c in columns],
+                    "aupro_utility": first.aupro_utility if any(m.startswith("aupro@") for m, _ in columns) else "",
+                    "rows": rows})
+    return out
 
 
 EFFICIENCY_UNITS = {"fit_seconds": "s", "predict_seconds": "s", "latency_ms_median": "ms", "latency_ms_p95": "ms",

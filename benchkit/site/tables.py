@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchkit.aggregate import KEY, metric_sort_key
+from benchkit.aggregate import KEY, metric_sort_key, version_key
+from benchkit.reported import MEAN_TOLERANCE_POINTS
 from benchkit.site import fmt
 from benchkit.site.model import BenchmarkInfo, SiteData
 
@@ -81,6 +82,8 @@ class BenchmarkTables:
 
     # -- one benchmark ---------------------------------------------------------------------------------------------
     def benchmark(self, bench: BenchmarkInfo) -> dict[str, Any]:
+        """The benchmark's tables. ``rows``: the current detector versions (random-init rows among them, flagged,
+        unranked, never bold); ``stale``: rows of superseded versions, shown apart and never ranked."""
         s, data = self.s, self.data
         dataset, setting = bench.dataset, bench.setting
         rows = s.rows[(s.rows.dataset == dataset) & (s.rows.setting == setting)].to_dict("records")
@@ -90,62 +93,72 @@ class BenchmarkTables:
         for r in rows:
             rank = self.values.get(tuple(r[k] for k in KEY) + (rank_by, "mean"), {}).get("rank")
             r["rank"] = None if fmt.missing(rank) else int(rank)
-        rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["detector"], r["weights"]))
+        rows.sort(key=lambda r: (r["rank"] is None, r["weights"] == "random-init", r["rank"] or 0, r["detector"],
+                                 r["weights"], version_key(r["detector_version"])))
         here = {r["detector"] for r in rows}
         eff_cols = [c for c in EFFICIENCY_COLUMNS if any(not fmt.missing(r.get(c[0])) for r in rows)]
-        body = []
-        for r in rows:
-            key = tuple(r[k] for k in KEY)
-            det = data.detectors[r["detector"]]
-            eff = []
-            for f, header, _, form, higher in eff_cols:
-                value = r.get(f)
-                cell = {"text": form(value), "cls": "num", "sort": None if fmt.missing(value) else value,
-                        "value": value if higher and not fmt.missing(value) else None,
-                        "href": det.href + f"#{bench.id}" if not fmt.missing(value) else None}
-                if f == "parameters" and fmt.missing(value):
-                    cell["title"] = "no torch modules" if not fmt.missing(r.get("memory_bank_bytes")) else ""
-                eff.append(cell)
-            body.append({
-                "rank": r["rank"], "detector": r["detector"], "href": det.href,
-                "throughput": fmt.sig(r.get("throughput_per_s")),
-                "weights": r["weights"], "random_init": r["weights"] == "random-init",
-                "incomplete": bool(r["incomplete"]), "seeds": r["seeds"], "device": r["device"],
-                "n_failed": int(r["n_failed"]), "n_skipped": int(r["n_skipped"]),
-                "stale": bool(r.get("stale", False)), "extra": self._extra(r, rows),
-                "cells": [self.cell(key, m, "mean", r, bench) for m in metrics], "eff": eff,
-                "reported": self._reported_rows(rep, r["detector"], [(m, "mean") for m in metrics], bench),
-                "_key": key, "_row": r,
-            })
-        _mark_best(body, "cells")
-        _mark_best(body, "eff")
+        body = [self._row(r, rows, metrics, eff_cols, rep, bench) for r in rows]
+        current = [b for b in body if not b["stale"]]
+        stale = [b for b in body if b["stale"]]
+        _mark_best(current, "cells")
+        _mark_best(current, "eff")
         cats = list(s.categories.get(dataset, [])) or sorted(set(rep.category) - {"mean"})
         details = []
         for m in metrics:
             columns = ["mean", *cats]
-            drows = [{**{k: b[k] for k in ("detector", "href", "weights", "random_init", "incomplete", "extra")},
+            drows = [{**{k: b[k] for k in ("detector", "href", "weights", "random_init", "incomplete", "extra",
+                                          "stale", "rankable")},
                       "cells": [self.cell(b["_key"], m, c, b["_row"], bench) for c in columns],
                       "reported": self._reported_rows(rep, b["detector"], [(m, c) for c in columns], bench)}
-                     for b in body]
+                     for b in current]
             _mark_best(drows, "cells")
-            details.append({"metric": m, "categories": columns, "rows": drows})
+            details.append({"metric": m, "about": fmt.metric_about(m), "categories": columns, "rows": drows})
         jobs = s.jobs[(s.jobs.dataset == dataset) & (s.jobs.setting == setting) & (s.jobs.status != "ok")]
         jobs = jobs.sort_values(["status", "detector", "category", "seed"]).to_dict("records")
         for j in jobs:
             j["href"] = self._job_href(j)
         return {
-            "bench": bench, "metrics": metrics, "rank_by": rank_by, "rows": body, "details": details,
+            "bench": bench, "metrics": metrics, "about": {m: fmt.metric_about(m) for m in metrics},
+            "rank_by": rank_by, "rows": current, "stale": stale, "details": details,
             "efficiency": eff_cols, "jobs": jobs, "n_failed": sum(j["status"] == "failed" for j in jobs),
             "n_skipped": sum(j["status"] == "skipped" for j in jobs),
             "only_reported": self._reported_rows(rep, None, [(m, "mean") for m in metrics], bench, exclude=here),
-            "deltas": self._deltas(body, rep),
-            "reported_efficiency": self._reported_efficiency(dataset, setting),
+            "deltas": self._deltas(current, rep),
+            "reported_efficiency": self._reported_efficiency(dataset, setting, current),
+        }
+
+    def _row(self, r: dict, rows: list[dict], metrics: list[str], eff_cols: list, rep: pd.DataFrame,
+             bench: BenchmarkInfo) -> dict[str, Any]:
+        """One row of the ranking (or of the older versions) table: mean cells, efficiency cells, flags, and the
+        paper's numbers for the same detector under it (current rows only)."""
+        key = tuple(r[k] for k in KEY)
+        det = self.data.detectors[r["detector"]]
+        stale, random_init = bool(r.get("stale", False)), r["weights"] == "random-init"
+        eff = []
+        for f, header, _, form, higher in eff_cols:
+            value = r.get(f)
+            cell = {"text": form(value), "cls": "num", "sort": None if fmt.missing(value) else value,
+                    "value": value if higher and not fmt.missing(value) else None,
+                    "href": det.href + f"#{bench.id}" if not fmt.missing(value) else None}
+            if f == "parameters" and fmt.missing(value):
+                cell["title"] = "no torch modules" if not fmt.missing(r.get("memory_bank_bytes")) else ""
+            eff.append(cell)
+        return {
+            "rank": r["rank"], "detector": r["detector"], "href": det.href,
+            "throughput": fmt.sig(r.get("throughput_per_s")), "version": r["detector_version"],
+            "weights": r["weights"], "random_init": random_init, "stale": stale,
+            "rankable": not stale and not random_init,  # may be ranked and bold; reported numbers are never
+            "incomplete": bool(r["incomplete"]), "seeds": r["seeds"], "device": r["device"],
+            "n_failed": int(r["n_failed"]), "n_skipped": int(r["n_skipped"]), "extra": self._extra(r, rows),
+            "cells": [self.cell(key, m, "mean", r, bench) for m in metrics], "eff": eff,
+            "reported": [] if stale else self._reported_rows(rep, r["detector"], [(m, "mean") for m in metrics], bench),
+            "_key": key, "_row": r,
         }
 
     @staticmethod
     def _extra(row: dict, rows: list[dict]) -> dict[str, str]:
         """Identity fields worth showing beside a detector's name: its backbones, and its version when the
-        benchmark holds several versions of it."""
+        benchmark holds several versions of it (always on a stale row)."""
         out = {}
         for k in KEY:
             if k in ("dataset", "setting", "detector", "weights") or not row.get(k):
@@ -154,7 +167,7 @@ class BenchmarkTables:
                 if row[k] == "external":  # maps scored by `benchkit evaluate`: no run of the method's code here
                     out[k] = "external"
                     continue
-                if len({r.get(k) for r in rows if r["detector"] == row["detector"]}) < 2:
+                if not row.get("stale") and len({r.get(k) for r in rows if r["detector"] == row["detector"]}) < 2:
                     continue
                 out[k] = f"v{row[k]}"
             else:
@@ -176,17 +189,14 @@ class BenchmarkTables:
             cells = []
             for metric, cat in columns:
                 hit = g[(g.metric == metric) & (g.category == cat)]
-                cells.append({"text": fmt.pct(hit.value.iloc[0]) if not hit.empty else "", "cls": "num",
-                              "sort": float(hit.value.iloc[0]) if not hit.empty else None,
-                              "title": f"reported by {title}, {table}" if not hit.empty else "",
-                              "href": f"{bench.href}#reported" if not hit.empty else None})
+                cells.append(reported_cell(hit.iloc[0].to_dict() if not hit.empty else None, f"{bench.href}#reported"))
             out.append({"method": method, "source": f"{paper}, {table.split(' (')[0]}", "title": f"{title} — {table}",
                         "cells": cells})
         return out
 
     def _deltas(self, body: list[dict], rep: pd.DataFrame) -> list[dict]:
-        """Reproduced minus reported, per detector and metric, always against the reproduced metric of the same name
-        (a legacy AU-PRO is compared with the legacy one, never with the exact one)."""
+        """Reproduced minus reported, per current row and metric, always against the reproduced metric of the same
+        name (a legacy AU-PRO only against the same legacy variant, never the exact one); stale rows never enter."""
         out = []
         if rep.empty:
             return out
@@ -195,29 +205,74 @@ class BenchmarkTables:
             for r in mine.itertuples():
                 v = self.values.get(b["_key"] + (r.metric, "mean"))
                 reproduced = None if v is None else v["mean"]
+                missing_why = ""
+                if reproduced is None and r.metric.startswith("aupro@"):
+                    base = r.metric.partition("/")[0]
+                    have = sorted({k[len(KEY)] for k in self.values if k[:len(KEY)] == b["_key"]
+                                   and k[len(KEY)].partition("/")[0] == base})
+                    if have:
+                        missing_why = f"this row has {', '.join(have)} only"
                 out.append({"detector": b["detector"], "href": b["href"], "weights": b["weights"],
                             "method": r.method, "paper": r.title, "table": r.table, "metric": r.metric,
+                            "about": fmt.metric_about(r.metric), "aupro_utility": r.aupro_utility
+                            if r.metric.startswith("aupro@") else "",
                             "reported": fmt.pct(r.value), "reproduced": fmt.pct(reproduced),
+                            "missing_why": missing_why, "recomputed": fmt.pct(r.recomputed) if r.mean_differs else "",
                             "delta": fmt.delta(None if reproduced is None else reproduced - r.value),
-                            "random_init": b["random_init"]})
+                            "random_init": b["random_init"], "extra": b["extra"]})
         return out
 
-    def _reported_efficiency(self, dataset: str, setting: str) -> list[dict]:
+    def _reported_efficiency(self, dataset: str, setting: str, body: list[dict]) -> list[dict]:
+        """Each reported FPS / memory value with the paper's hardware, beside the same detector's measured median
+        here (throughput; peak GPU memory where the jobs used a GPU, else peak resident memory) and its device."""
+        eff = self.data.reported_efficiency
+        eff = eff[(eff.dataset == dataset) & (eff.setting == setting)]
         out = []
-        for key, paper in self.data.papers.items():
-            for table in paper.tables:
-                if table.dataset != dataset:
-                    continue
-                for e in table.entries:
-                    if e.setting == setting and e.efficiency:
-                        out.append({"method": e.method, "detector": e.detector, "paper": paper.paper,
-                                    "table": table.table, "efficiency": dict(e.efficiency),
-                                    "hardware": getattr(e, "hardware", "") or getattr(table, "hardware", "")})
+        for r in eff.itertuples():
+            detector = r.detector if isinstance(r.detector, str) else None  # None (NaN): no benchkit detector
+            mine = [b for b in body if b["detector"] == detector]
+            measured = []
+            for b in mine:
+                row = b["_row"]
+                if r.field == "throughput_per_s":
+                    value, what = row.get("throughput_per_s"), "samples/s"
+                else:
+                    gpu = row.get("peak_gpu_mb")
+                    value, what = (gpu, "MB peak GPU") if not fmt.missing(gpu) else (row.get("peak_rss_mb"),
+                                                                                   "MB peak resident")
+                if not fmt.missing(value):
+                    measured.append({"text": f"{fmt.sig(value)} {what}", "device": b["device"],
+                                     "random_init": b["random_init"], "extra": b["extra"]})
+            out.append({"method": r.method, "detector": detector, "paper": r.title, "table": r.table,
+                        "field": r.field, "reported": f"{fmt.sig(r.value)} {REPORTED_UNITS.get(r.field, '')}".strip(),
+                        "hardware": r.hardware, "note": r.note, "measured": measured,
+                        "href": self.data.detectors[detector].href if detector else None})
         return out
+
+
+#: Units of `benchkit.reported.EFFICIENCY` fields as the papers print them.
+REPORTED_UNITS = {"throughput_per_s": "FPS", "memory_mb": "MB"}
+
+
+def reported_cell(hit: dict | None, href: str | None) -> dict:
+    """A paper's number (a `benchkit.reported.reported_rows` row; None: not printed) as a cell. A printed mean that
+    disagrees with the paper's own categories (by > `MEAN_TOLERANCE_POINTS`) is flagged, the recomputed mean beside."""
+    if hit is None:
+        return {"text": "", "cls": "num", "sort": None, "title": "", "href": None}
+    cell = {"text": fmt.pct(hit["value"]), "cls": "num", "sort": float(hit["value"]), "href": href,
+            "title": f"reported by {hit['title']}, {hit['table']}"}
+    if hit.get("mean_differs") and not fmt.missing(hit.get("recomputed")):
+        cell["cls"] += " differs"
+        cell["ci"] = f"categories give {fmt.pct(hit['recomputed'])}"
+        cell["title"] += (f"; the paper's mean differs from the mean of its printed categories "
+                          f"({fmt.pct(hit['recomputed'])}) by more than {MEAN_TOLERANCE_POINTS} points")
+    return cell
 
 
 def _mark_best(rows: list[dict], field: str) -> None:
-    """Bold the best value of each column among reproduced rows (cells carry ``value`` only where higher is better)."""
+    """Bold the best value of each column among the rankable rows (current version, pretrained or weight-free):
+    a random-init or stale row is never best. Cells carry ``value`` only where higher is better."""
+    rows = [r for r in rows if r.get("rankable", True)]
     if not rows:
         return
     for i in range(len(rows[0][field])):
