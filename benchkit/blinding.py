@@ -3,11 +3,11 @@
 A test sample's answers are its label, defect type and ground truth, and everything that reveals them: an id such as
 ``2_missing`` or ``crack/003``, metadata naming the ground-truth file, the order of the split (grouped by defect
 folder), and even the coordinate precision (Real3D-AD-style readers take anomalous clouds from 6-decimal text and
-normal ones from binary PCD). So the worker never gets test refs: the driver loads each test sample in its own
-process, keeps only the inputs (points / organized xyz / rgb; the category only when the plan shows it), rounds
+normal ones from binary PCD). So the worker never gets test refs: the answer process (`benchkit.answers`) loads each
+test sample, keeps only the inputs (points / organized xyz / rgb; the category only when the plan shows it), rounds
 coordinates to the dataset's `coordinate_decimals`, and writes them to a private folder under an opaque id, in a
-seeded shuffled order. The worker reads them back with `read_input`; the driver maps its predictions back with
-the returned order. Labels, defect types and ground truth never leave the driver.
+seeded shuffled order. The worker reads them back with `read_input`; the answer process maps its predictions back
+with the returned order, which never leaves it. Ground truth never leaves it either.
 
 Training samples are normal by construction, so the worker loads them itself (`visible_train`); when a plan hides
 categories they also get opaque ids, no metadata and a seeded shuffled order, so nothing about a sample's category

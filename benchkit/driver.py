@@ -3,7 +3,8 @@
 Only the driver writes records (atomically), so a record on disk is always complete. A job whose record already
 exists with the same config hash and status ok or skipped is not run again, which makes an interrupted run resume
 where it stopped. A worker that dies (killed, out of memory) gets a ``failed`` record saying so; the other jobs go
-on. Scoring happens here, in the driver's process, which runs no detector code (see `benchkit.scoring`).
+on. The answers are loaded and scored in a process of their own that imports no detector plugin (`benchkit.answers`);
+the driver gets back plain values (metrics, counts, intervals, per-sample scores) and writes the record.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -20,16 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from benchkit import __version__, provenance
+from benchkit.answers import Answers, IsolatedAnswers, answers_for
+from benchkit.blinding import remove_inputs
 from benchkit.claims import Claims
-from benchkit.datasets import Dataset
 from benchkit.executors import DEFAULT_TIMEOUT
 from benchkit.jobs import Job, NotRun
 from benchkit.plugins import Registry, get_registry
-from benchkit.results import BackboneUse, Efficiency, ErrorInfo, Provenance, Record, SampleScore, write_record
-from benchkit.scoring import sample_counts, score_metrics, score_predictions
-from benchkit.stats import bootstrap_intervals
-from benchkit.blinding import in_plan_order, remove_inputs, write_test_inputs
-from benchkit.thumbnails import save_job_thumbnails
+from benchkit.results import BackboneUse, Efficiency, ErrorInfo, Provenance, Record, write_record
 from benchkit.worker import WorkerResult, execute_job
 
 
@@ -64,67 +61,37 @@ def weights_of(backbones: Sequence[dict[str, Any]]) -> str:
 
 
 def make_record(job: Job, status: str, *, error: ErrorInfo | None = None, device: str = "cpu",
-                threads: int | None = None, **fields: Any) -> Record:
-    """A record for a job, with provenance of this machine (shared by `run` and `evaluate`)."""
+                threads: int | None = None, scored_in: str | None = None, **fields: Any) -> Record:
+    """A record for a job, with provenance of this machine (shared by `run` and `evaluate`). ``scored_in``: where
+    its metrics were computed (`benchkit.answers`)."""
     registry = get_registry()
     owners = {registry.owner.get(("detectors", job.detector.partition(":")[0])),
               registry.owner.get(("datasets", job.dataset))}
     prov = provenance.collect(threads=job.threads if threads is None else threads, device=device,
                               executor=job.executor, extra_packages=tuple(sorted(o for o in owners if o)))
     prov["detector_plugin"] = provenance.plugin_ref(registry.owner.get(("detectors", job.detector.partition(":")[0])))
+    if scored_in is not None:
+        prov["scored_in"] = scored_in
     return Record(benchkit_version=__version__, job=job.info, status=status, error=error,
                   incomplete=job.incomplete, provenance=Provenance(**prov), **fields)
 
 
-class _Scorer:
-    """Scores workers' results; keeps each dataset reader open across the jobs of a run."""
-
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-        self._readers: dict[tuple[str, str], Dataset] = {}
-
-    def reader(self, job: Job) -> Dataset:
-        key = (job.dataset, job.dataset_root)
-        if key not in self._readers:
-            spec = self.registry.get("datasets", job.dataset)
-            self._readers[key] = spec.open(job.dataset_root, **job.dataset_options.get(job.dataset, {}))
-        return self._readers[key]
-
-    def blind(self, job: Job) -> tuple[Job, list[int]]:
-        """The job as the worker gets it: test inputs written under opaque ids in a seeded shuffled order, and no
-        test refs in its plan (`benchkit.blinding`). Returns it and the order (the worker's k-th test sample is
-        ``job.plan.test[order[k]]``)."""
-        import dataclasses
-
-        inputs, order = write_test_inputs(self.reader(job), job.plan.test, seed=job.seed, key=job.config_hash,
-                                          hide_category=job.plan.hide_category, parent=_inputs_parent())
-        plan = dataclasses.replace(job.plan, test=[])
-        return dataclasses.replace(job, plan=plan, inputs=inputs), order
-
-    def record(self, job: Job, result: WorkerResult, order: list[int] | None = None) -> Record:
-        """The record of a job from its worker's result. ``order``: the order in which the worker got the test
-        samples (`blind`); its predictions are put back into the plan's order before scoring."""
-        if order is not None and result.predictions is not None:
-            result.predictions = in_plan_order(result.predictions, order)
-        common = dict(device=result.device, threads=result.threads, duration_seconds=result.duration_seconds,
-                      backbones=[BackboneUse(**b) for b in result.backbones], weights=weights_of(result.backbones))
-        eff = Efficiency(**result.efficiency) if result.efficiency else Efficiency()
-        if result.status != "ok":
-            return make_record(job, result.status, error=ErrorInfo(**result.error), efficiency=eff, **common)
-        try:
-            scored = score_predictions(job, self.reader(job), job.plan.test, result.predictions)
-            save_job_thumbnails(job.record_path, self.reader(job), job.plan.test, result.predictions.maps)
-            return make_record(
-                job, "ok", counts=sample_counts(job.plan, scored), metrics=score_metrics(scored, job.metrics),
-                intervals=bootstrap_intervals(scored.labels, scored.scores, scored.categories, scored.gts,
-                                              scored.maps, seed=job.seed),
-                efficiency=eff, **common,
-                samples=[SampleScore(id=i, category=c, label=lab, score=s) for i, c, lab, s in
-                         zip(scored.ids, scored.categories, scored.labels, scored.scores)],
-            )
-        except Exception as exc:  # noqa: BLE001 - a bad prediction fails its job, not the run
-            return make_record(job, "failed", efficiency=eff, **common, error=ErrorInfo(
-                type=type(exc).__name__, message=str(exc), traceback=traceback.format_exc()))
+def job_record(job: Job, result: WorkerResult, answers: Answers | IsolatedAnswers) -> Record:
+    """The record of a blinded job (the one its worker got) from its worker's result, scored by ``answers``."""
+    common = dict(device=result.device, threads=result.threads, duration_seconds=result.duration_seconds,
+                  backbones=[BackboneUse(**b) for b in result.backbones], weights=weights_of(result.backbones))
+    eff = Efficiency(**result.efficiency) if result.efficiency else Efficiency()
+    if result.status != "ok":
+        answers.forget(job)
+        return make_record(job, result.status, error=ErrorInfo(**result.error), efficiency=eff, **common)
+    try:
+        score = answers.score(job, result.predictions)
+    except Exception as exc:  # noqa: BLE001 - a bad prediction fails its job, not the run
+        answers.forget(job)
+        return make_record(job, "failed", efficiency=eff, **common, error=ErrorInfo(
+            type=type(exc).__name__, message=str(exc), traceback=traceback.format_exc()))
+    return make_record(job, "ok", counts=score.counts, metrics=score.metrics, intervals=score.intervals,
+                       samples=score.samples, efficiency=eff, scored_in=answers.where, **common)
 
 
 def _inputs_parent() -> Path:
@@ -254,9 +221,10 @@ def run_jobs(jobs: Sequence[Job], not_run: Sequence[NotRun], executor_name: str,
     executor.timeout, executor.max_memory_mb = timeout, max_memory_mb
     if not executor.enforces_limits and (max_memory_mb or timeout != DEFAULT_TIMEOUT):
         summary.notes.append(f"executor {executor_name} does not enforce --timeout or --max-memory")
-    scorer = _Scorer(registry)
+    answers = answers_for(registry, sorted({job.dataset for job in todo}),
+                          isolate=registry.get("executors", executor_name).isolates_jobs)
     claims = Claims()
-    blinded: dict[str, tuple[Job, list[int], Any]] = {}  # record path -> (driver's job, worker's order, inputs)
+    blinded: dict[str, Job] = {}  # record path -> the blinded job sent to its worker
     bar = _progress(len(todo), progress)
 
     def claimed() -> Iterator[Job]:
@@ -272,7 +240,7 @@ def run_jobs(jobs: Sequence[Job], not_run: Sequence[NotRun], executor_name: str,
                 bar.update(1)
                 continue
             try:
-                sent, order = scorer.blind(job)
+                sent = answers.blind(job, _inputs_parent())
             except Exception as exc:  # noqa: BLE001 - unreadable test data fails this job, not the run
                 record = make_record(job, "failed", error=ErrorInfo(type=type(exc).__name__, message=str(exc),
                                                                   traceback=traceback.format_exc()))
@@ -281,23 +249,27 @@ def run_jobs(jobs: Sequence[Job], not_run: Sequence[NotRun], executor_name: str,
                 summary.count("failed", _failure_line(job, record))
                 bar.update(1)
                 continue
-            blinded[job.record_path] = (job, order, sent.inputs)
+            blinded[job.record_path] = sent
             yield sent
 
     try:
         with _stop_on_signals(), closing(executor.run(claimed(), execute_job)) as ended:
             for sent, result, crash in ended:
-                job, order, inputs = blinded.pop(sent.record_path)
-                remove_inputs(inputs)
-                record = _crash_record(job, crash) if crash is not None else scorer.record(job, result, order)
+                job = blinded.pop(sent.record_path)
+                if crash is not None:
+                    answers.forget(job)
+                    record = _crash_record(job, crash)
+                else:
+                    record = job_record(job, result, answers)
                 write_record(record, job.record_path)
                 claims.release(job.record_path)
                 summary.count(record.status, _failure_line(job, record))
                 bar.update(1)
                 bar.set_postfix(ok=summary.ok, failed=summary.failed, skipped=summary.skipped, refresh=False)
     finally:
-        for _, _, inputs in blinded.values():  # stopped early: inputs of jobs that never ended
-            remove_inputs(inputs)
+        for job in blinded.values():  # stopped early: inputs of jobs that never ended
+            remove_inputs(job.inputs)
+        answers.close()
         claims.release_all()
         bar.close()
     if summary.elsewhere:

@@ -13,6 +13,7 @@ import importlib
 import importlib.metadata
 import os
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,7 @@ class Registry:
         self.specs: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
         self.owner: dict[tuple[str, str], str] = {}
         self.plugins: list[PluginInfo] = []
+        self.importable: set[str] = set()  # modules of loaded entry points / BENCHKIT_PLUGINS: what `only` can name
 
     # typed views --------------------------------------------------------------------------------------------
     @property
@@ -141,8 +143,11 @@ def _plugin_modules() -> list[tuple[str, str | None, str | None, Any]]:
     return found
 
 
-def build_registry(extra_plugins: list[Any] = ()) -> Registry:
-    """Load every plugin and collect what it registers. ``extra_plugins`` are objects registered in-process."""
+def build_registry(extra_plugins: list[Any] = (), only: Collection[str] | None = None) -> Registry:
+    """Load every plugin and collect what it registers. ``extra_plugins`` are objects registered in-process.
+    ``only``: load just the entry points and BENCHKIT_PLUGINS modules whose module is named there (besides
+    benchkit's own), e.g. the plugins that register a job's dataset (`plugin_modules`), so that a process can read
+    answers without importing any detector plugin."""
     pm = pluggy.PluginManager("benchkit")
     pm.add_hookspecs(hookspecs)
     registry = Registry()
@@ -166,6 +171,8 @@ def build_registry(extra_plugins: list[Any] = ()) -> Registry:
     seen_modules = set()
     for name, dist, version, loader in _plugin_modules():
         info = PluginInfo(name, dist, version, getattr(loader, "value", loader))
+        if only is not None and info.module not in only:
+            continue
         try:
             obj = importlib.import_module(loader) if isinstance(loader, str) else loader.load()
         except Exception as exc:  # a broken plugin must not break every command
@@ -183,11 +190,17 @@ def build_registry(extra_plugins: list[Any] = ()) -> Registry:
             continue
         seen_modules.add(id(obj))
         add_plugin(obj, info)
+        registry.importable.add(info.module)
 
     for obj in extra_plugins:
         name = getattr(obj, "__name__", type(obj).__name__)
         add_plugin(obj, PluginInfo(name, None, None, name))
     return registry
+
+
+def plugin_modules(registry: Registry, kind: str, name: str) -> tuple[str, ...]:
+    """The modules of the plugins that register ``kind`` ``name`` (what `build_registry(only=...)` takes)."""
+    return tuple(p.module for p in registry.plugins if name in p.registers.get(kind, ()) and not p.error)
 
 
 def _own_version() -> str:

@@ -104,6 +104,10 @@ class Provenance(_Strict):
     detector_plugin: PluginRef | None = Field(
         None, description="The installed distribution that registered the detector (what a submission must name)"
     )
+    scored_in: Literal["isolated", "driver"] | None = Field(
+        None, description="Where the metrics were computed: a process importing only the dataset's plugins, or the "
+                          "driver's own (inline executor); None for records that do not say"
+    )
 
 
 class BackboneUse(_Strict):

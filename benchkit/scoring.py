@@ -1,7 +1,8 @@
 """Scoring: detectors' per-sample predictions against the answers, into metrics. Shared by `run` and `evaluate`.
 
-This step runs in the driver's process, never in a detector's: the answers (labels, defect types, ground truth) are
-loaded here from the dataset, matched to the predictions the worker returned, and scored. Organized maps are resized
+This step runs in the answer process (`benchkit.answers`), which imports no detector plugin: the answers (labels,
+defect types, ground truth) are loaded here from the dataset, matched to the predictions the worker returned, and
+scored. Organized maps are resized
 to the dataset's evaluation size (bilinear; ground truth nearest) before scoring, as the community does.
 """
 
