@@ -77,7 +77,8 @@ def site(tmp_path_factory):
     from benchkit import Sample
 
     tmp = tmp_path_factory.mktemp("browser")
-    res = write_scenario(tmp / "res", scenario() + [_hostile_record(), _failed_hostile()])
+    older = [make_record("good", c, 0, {c: {"i_auroc": 0.6}}, version="0.9") for c in CATS]  # a stale row
+    res = write_scenario(tmp / "res", scenario() + older + [_hostile_record(), _failed_hostile()])
     for path in sorted(res.rglob("*.json")):
         data = json.loads(path.read_text())
         job = data["job"]
@@ -85,8 +86,26 @@ def site(tmp_path_factory):
             pts, gt = sphere_cloud("ball", 1, True)
             score = np.linalg.norm(pts - pts[0], axis=1) * -1
             write_thumbnails(thumbnails_dir(path), [(Sample(id="a1", category="a", label=1, points=pts, gt=gt), score)])
-    index = build_site(res, tmp / "site", expected={"toy": CATS})
+    index = build_site(res, tmp / "site", expected={"toy": CATS}, reported_dir=_reported(tmp / "reported"))
     return index.parent
+
+
+def _reported(folder: Path) -> Path:
+    """Paper numbers for 'good': a mean the paper's categories disagree with, FPS with hardware, an ablation."""
+    folder.mkdir()
+    entry = {"method": "Good", "detector": "good", "setting": "one-model-one-class",
+             "values": {"a": {"i_auroc": 90.0}, "b": {"i_auroc": 80.0}, "c": {"i_auroc": 70.0},
+                        "mean": {"i_auroc": 85.0}},
+             "mean_differs": ["i_auroc"], "efficiency": {"throughput_per_s": 3.0}}
+    ablation = {"method": "without the long-named component", "detector": "good", "setting": "one-model-one-class",
+                "configuration": {"component": False, "other": None}, "params": {"use_component": False},
+                "values": {"mean": {"i_auroc": 70.0}}}
+    (folder / "good.json").write_text(json.dumps({"paper": "The good paper", "source": "test", "tables": [
+        {"table": "Table 1", "dataset": "toy", "scale": "percent", "metric_names": {}, "hardware": "one GPU",
+         "entries": [entry]},
+        {"table": "Table 2 (ablation)", "dataset": "toy", "scale": "percent", "kind": "ablation", "metric_names": {},
+         "entries": [ablation]}]}))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +240,9 @@ def test_pages_at_two_sizes_no_overflow_fixed_first_column_contrast_and_screensh
     pages = {"index": site / "index.html", "benchmark": site / "benchmarks" / "toy--one-model-one-class.html",
              "detector": site / "detectors" / "good.html", "record": sorted((site / "records").glob("*.html"))[0],
              "gallery": site / "galleries" / "toy--one-model-one-class.html"}
+    bench_html = pages["benchmark"].read_text()
+    assert 'id="stale-table"' in bench_html and 'id="deltas-table"' in bench_html
+    assert 'id="ablations"' in pages["detector"].read_text()  # the checks below cover those tables too
     for size_name, size in SIZES.items():
         for name, page in pages.items():
             _open(browser, page, size)
