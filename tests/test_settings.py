@@ -156,3 +156,17 @@ def test_cross_dataset_pairs_of_two_geometry_formats_run_only_detectors_that_dec
                           settings=frozenset({"zero-shot-cross-dataset"}))
     assert "the source tiny-points does not provide" in setting.incompatibility(colour, scans)
     assert setting.incompatibility(anything, get_registry().datasets["tiny-points-b"]) is None  # one format
+
+
+def test_few_shot_is_not_planned_where_no_category_has_more_training_samples_than_k(bk_env):
+    """K-shot with at least as many shots as training samples is the full-data setting: not run twice."""
+    from benchkit.plugins import get_registry
+
+    registry = get_registry()
+    spec = registry.get("datasets", "tiny-points")
+    dataset = spec.open(spec.root())
+    dataset.prepare()
+    most = max(len(dataset.index(c, "train")) for c in dataset.categories())
+    few = registry.get("settings", "few-shot")
+    assert few.build(f"few-shot:{most - 1}").applies_to(dataset, {})
+    assert not few.build(f"few-shot:{most}").applies_to(dataset, {})

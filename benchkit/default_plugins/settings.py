@@ -21,16 +21,14 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
-
-import numpy as np
 
 from benchkit.datasets import Dataset, DatasetSpec
 from benchkit.detectors import DetectorSpec
 from benchkit.errors import BenchkitError, UsageError
 from benchkit.hookspecs import hookimpl
 from benchkit.plugins import get_registry
+from benchkit.seeding import rng
 from benchkit.settings import Plan, Setting, SettingSpec, missing_modalities
 
 UNIFIED = "all"
@@ -61,13 +59,17 @@ class FewShot(Setting):
     def __init__(self, k: int) -> None:
         self.k = k
 
+    def applies_to(self, dataset: Dataset, datasets: Mapping[str, Dataset]) -> bool:
+        """Not where no category has more than K training samples: there K-shot is the full-data setting
+        (synthetic-pc and Real3D-AD have 4 training clouds per category), already run as one-model-one-class."""
+        return any(len(dataset.index(c, "train")) > self.k for c in dataset.categories())
+
     def plan(self, dataset: Dataset, *, seed: int, datasets: Mapping[str, Dataset]) -> list[Plan]:
         plans = []
         for c in dataset.categories():
             train = dataset.index(c, "train")
             # One stream per (seed, category): a category's subset does not depend on which others exist.
-            rng = np.random.default_rng([seed, zlib.crc32(c.encode())])
-            chosen = sorted(rng.choice(len(train), size=min(self.k, len(train)), replace=False))
+            chosen = sorted(rng(seed, c).choice(len(train), size=min(self.k, len(train)), replace=False))
             plans.append(Plan(c, [train[i] for i in chosen], dataset.index(c, "test"), config={"k": self.k}))
         return plans
 
