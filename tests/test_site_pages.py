@@ -4,6 +4,7 @@ reported vs reproduced, skipped-only benchmarks) and how numbers read."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -299,6 +300,8 @@ def test_paper_means_legacy_aupro_efficiency_and_ablations(tmp_path):
     assert legacy[2:5] == ["90.0", "60.0", "-30.0"] and "quantile-threshold utility" in legacy[1]
     assert "100 thresholds" in legacy[1] and "the 100-threshold utility of the authors' code" in legacy[1]
     assert by_metric["aupro@0.3/legacy99"][3] == "not measuredthis row has aupro@0.3, aupro@0.3/legacy100 only"
+    glossary = re.sub(r"<[^>]+>", "", html[html.index("<dt>Metrics</dt>"):].split("</dd>")[0])
+    assert "aupro@0.3: AU-PRO up to FPR 0.3; exact" in glossary and "aupro@0.3/legacy99: AU-PRO" in glossary
     ranking = _table(html, "ranking-table")
     flagged = [c for c in ranking.cells if "differs" in c[1].get("class", "")]
     assert [c[2] for c in flagged] == ["85.0categories give 80.0"]
