@@ -21,6 +21,11 @@ rest (each alternative a switch):
   class-balanced cross-entropy per branch over softmax(cos(feature, prompts) / temperature), plus the dual-prompt
   contrastive alignment (weight ``dual_contrast_weight``): InfoNCE that pulls each state's two prompts together and
   pushes the other state's apart.
+- Measured (benchkit run, synthetic data, seed 0): the weight-free ``align3d-ad:hog`` scores at chance in
+  zero-shot-one-vs-rest (object AUROC 0.42-0.54 on synthetic-pc, 0.39-0.58 on synthetic-rgbd, where its pixel
+  AUROC is 0.21-0.26, inverted): prompts over HOG features do not separate even held-out synthetic bumps (AUROC
+  0.51), as HOG has no "damaged" direction the way CLIP's joint space has. It is kept runnable by name for that
+  comparison, not run by ``run --all``; the CLIP configuration awaits weights.
 - Inference, with no target training sample: a point's score is the anomalous probability of the rendering branch
   averaged with the aligned branch's; maps as PointAD (grid + Gaussian sigma 4 for scans, neighbour smoothing for
   clouds), object score the map's maximum.

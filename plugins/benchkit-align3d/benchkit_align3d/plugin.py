@@ -36,4 +36,5 @@ def register_detectors(register):
                     "learnable prompts trained on synthetic anomalies; zero-shot on the target",
         factory=make_align3d, consumes=frozenset({"points"}), trains=True,
         settings=frozenset({"zero-shot-one-vs-rest", "zero-shot-cross-dataset"}),
-        backbones=("clip-image", "hog"), backbone_kinds=frozenset({"image-patches"}), paper=PAPER))
+        # align3d-ad:hog (weight-free) runs by name but not in run --all: it scored at chance on the synthetic sets
+        backbones=("clip-image",), backbone_kinds=frozenset({"image-patches"}), paper=PAPER))
