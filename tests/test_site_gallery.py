@@ -73,3 +73,18 @@ def test_a_scan_without_colour_is_pictured_by_its_depth():
     out = pictures(Sample(id="d", category="a", label=0, xyz=xyz, gt=np.zeros((20, 30), np.uint8)), np.zeros((5, 5)))
     grey = out["input"][..., 0]
     assert np.all(out["input"][..., 0] == out["input"][..., 1]) and grey.max() > grey.min()  # a grey depth ramp
+
+
+def test_gallery_columns_are_result_rows_without_older_versions(tmp_path):
+    res = tmp_path / "res"
+    pts = np.random.default_rng(2).normal(size=(200, 3)).astype(np.float32)
+    runs = [("1", ()), ("2", (("enc-a", "none"),)), ("2", (("enc-b", "none"),))]  # v1 is superseded by v2
+    for n, (version, backbones) in enumerate(runs):
+        path = res / "toy" / f"{n}.json"
+        write_record(make_record("det", "a", 0, {"a": {"i_auroc": 0.8}}, version=version, backbones=backbones), path)
+        write_thumbnails(thumbnails_dir(path), [(Sample(id="s0", category="a", label=1, points=pts,
+                                                        gt=(pts[:, 1] > 1).astype(np.uint8)), pts[:, n])])
+    index = build_site(res, tmp_path / "site", expected={"toy": ["a"]})
+    page = (index.parent / "galleries" / "toy--one-model-one-class.html").read_text()
+    assert page.count("<img") == 2 + 2  # input, ground truth, one map per current row (the two backbones)
+    assert "enc-a" in page and "enc-b" in page and page.count(">v2<") == 2 and ">v1<" not in page

@@ -153,19 +153,21 @@ def record(data: SiteData, entry: RecordEntry) -> dict[str, Any]:
 
 
 def gallery(data: SiteData, bench, copied: dict[str, dict[str, str]]) -> dict[str, Any] | None:
-    """The pictured samples of one benchmark side by side across detectors (lowest seed of each), or None."""
+    """The pictured samples of one benchmark side by side across its current rows (one column per detector version,
+    backbones and weights kind, as `benchkit.aggregate.KEY`; lowest seed of each; older versions left out), or None."""
     rows: dict[tuple[str, str], dict] = {}
     columns: list[dict] = []
-    for e in sorted(data.entries, key=lambda e: (e.record.job.detector, e.record.weights or "", e.record.job.seed)):
+    stale = {tuple(r[k] for k in KEY) for r in data.summary.rows.to_dict("records") if r["stale"]}
+    for e in sorted(data.entries, key=lambda e: (e.key, e.record.job.seed)):
         j = e.record.job
-        if (j.dataset, j.setting) != (bench.dataset, bench.setting) or e.id not in copied:
+        if (j.dataset, j.setting) != (bench.dataset, bench.setting) or e.id not in copied or e.key in stale:
             continue
-        col = (j.detector, e.record.weights or "none")
+        col = e.key[2:]  # detector, version, backbones, weights
         if any(c["key"] == col for c in columns) and not any(c["key"] == col and c["seed"] == j.seed for c in columns):
-            continue  # one seed per detector row
+            continue  # one seed per row
         if not any(c["key"] == col for c in columns):
-            columns.append({"key": col, "detector": j.detector, "weights": col[1], "seed": j.seed,
-                            "href": data.detectors[j.detector].href})
+            columns.append({"key": col, "detector": j.detector, "weights": col[3], "seed": j.seed,
+                            "version": col[1], "backbone": col[2], "href": data.detectors[j.detector].href})
         for item in data.thumbnails(e):
             k = (item["category"] or j.category, item["id"])
             row = rows.setdefault(k, {"category": k[0], "id": item["id"], "label": item["label"],
@@ -177,5 +179,7 @@ def gallery(data: SiteData, bench, copied: dict[str, dict[str, str]]) -> dict[st
                 row["maps"][col] = {"src": files[f"{item['id']}::map"], "href": e.href}
     if not rows:
         return None
+    for c in columns:  # the version shows only where it tells two columns of one detector apart
+        c["show_version"] = sum(x["detector"] == c["detector"] for x in columns) > 1
     return {"bench": bench, "columns": columns, "rows": [rows[k] for k in sorted(rows)]}
 
