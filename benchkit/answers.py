@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
+import signal
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -106,7 +109,18 @@ _answers: Answers | None = None  # the answer process's own `Answers`
 
 def _start(modules: tuple[str, ...]) -> None:
     global _answers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the driver ends this process
     _answers = Answers(build_registry(only=modules))
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    """End this process when the driver dies, even by SIGKILL (its sentinel then becomes ready): no answer process
+    outlives its run."""
+    from multiprocessing.connection import wait
+
+    wait([multiprocessing.parent_process().sentinel])
+    os._exit(1)
 
 
 def _call(method: str, *args: Any) -> Any:
