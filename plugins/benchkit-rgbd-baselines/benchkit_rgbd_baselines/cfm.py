@@ -23,8 +23,8 @@ normalisation) benchkit follows the authors' code.
 
 ``positions_per_image``: train on that many random valid positions per image instead of all (a speed-up for CPUs
 that changes the result; None, the default, is the paper's). ``standardize``: standardise each feature channel
-with training statistics before mapping (off for the paper's features; on for the weight-free pair, whose
-hand-made channels differ in scale by orders of magnitude).
+with training statistics before mapping (off, as the paper; an option for hand-made features whose channels differ
+in scale).
 """
 
 from __future__ import annotations

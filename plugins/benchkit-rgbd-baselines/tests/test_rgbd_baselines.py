@@ -31,6 +31,7 @@ def run(name, train, test, **params):
     return detector, detector.predict([s.hidden() for s in test])
 
 
+@pytest.mark.slow  # two fits on 10 + 12 samples: ~30 s on an idle 2-core machine, minutes under load
 def test_m3dm_weightfree_scores_above_chance_and_is_deterministic(donut):
     train, test = donut
     detector, predictions = run("m3dm-weightfree", train, test)
@@ -59,6 +60,7 @@ def test_m3dm_quirks_are_switches_that_change_the_banks(donut):
     assert len(quirky.banks_["rgb"].bank.bank) == expected  # 10 % of the xyz coreset
 
 
+@pytest.mark.slow  # two trainings on 10 + 12 samples
 def test_cfm_weightfree_trains_the_two_maps_and_scores_above_chance(donut):
     train, test = donut
     detector, predictions = run("cfm-weightfree", train, test)
