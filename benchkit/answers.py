@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 from collections.abc import Sequence
@@ -124,7 +125,14 @@ def _exit_with_parent() -> None:
 
 
 def _call(method: str, *args: Any) -> Any:
-    return getattr(_answers, method)(*args)
+    try:
+        return getattr(_answers, method)(*args)
+    except Exception as exc:
+        try:  # an exception the driver could not unpickle would break the pool: sent as its type and message
+            pickle.loads(pickle.dumps(exc))
+        except Exception:  # noqa: BLE001
+            raise BenchkitError(f"{type(exc).__name__}: {exc}") from exc
+        raise
 
 
 class IsolatedAnswers:

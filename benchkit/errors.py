@@ -31,6 +31,9 @@ class DataError(BenchkitError):
         where = f"{self.path}: " if self.path else ""
         super().__init__(f"{where}{problem}" + (f" ({fix})" if fix else ""))
 
+    def __reduce__(self):  # picklable, so that one raised in the answer process reaches the driver as itself
+        return type(self), (self.path, self.problem, self.fix)
+
 
 class SkipJob(BenchkitError):
     """Raised inside a job when it cannot run here for a reason that is not a bug (missing weights, ...)."""

@@ -42,3 +42,15 @@ def test_the_inline_executor_scores_in_the_driver_and_says_so(hostile, cli):
     record = _record(cli, hostile / "results", "inline")
     assert record.provenance.scored_in == "driver"
     assert record.metrics["egg"]["i_auroc"] == 1.0  # the patch reached the scoring: the attack the test guards
+
+
+def test_errors_of_the_answer_process_reach_the_driver_intact():
+    """A damaged test file raises DataError in the answer process; it must cross the process boundary as itself
+    (an exception the driver cannot unpickle would break the process pool and fail every later job)."""
+    import pickle
+
+    from benchkit.errors import DataError
+
+    error = pickle.loads(pickle.dumps(DataError("cat/test/000.tiff", "cannot read", "re-download the category")))
+    assert (type(error), error.path, error.problem, error.fix) == (DataError, "cat/test/000.tiff", "cannot read",
+                                                                  "re-download the category")
