@@ -194,18 +194,32 @@ def summarize(
         ok = [r for r in group if r.status == "ok"]
         seeds = sorted({r.job.seed for r in group})
         ok_seeds = sorted({r.job.seed for r in ok})
-        per: dict[str, dict[str, dict[int, float]]] = {}
+        # Per metric, category and seed, every value the records give. Zero-shot one-vs-rest and cross-dataset jobs
+        # train on one category each and are tested on several, so a category can have several values (one per
+        # training category): its value is their mean, and the section's mean is the mean of the jobs' means, as
+        # the papers average their training categories (PointAD's protocol).
+        collected: dict[str, dict[str, dict[int, list[float]]]] = {}
+        job_means: dict[str, dict[int, list[float]]] = {}
         ivs: dict[str, dict[str, list[float]]] = {}
         for rec in ok:
             rec_iv = record_intervals(rec, n_boot=200, seed=rec.job.seed) if intervals else {}
-            for cat, by_metric in rec.metrics.items():
-                if cat == "mean":
-                    continue
-                for metric, value in by_metric.items():
+            tested = [c for c in rec.metrics if c != "mean"]
+            for cat in tested:
+                for metric, value in rec.metrics[cat].items():
                     if value is not None and np.isfinite(value):
-                        per.setdefault(metric, {}).setdefault(cat, {})[rec.job.seed] = float(value)
+                        collected.setdefault(metric, {}).setdefault(cat, {}).setdefault(rec.job.seed, []).append(
+                            float(value))
                         if cat in rec_iv and metric in rec_iv[cat]:
                             ivs.setdefault(metric, {})[cat] = rec_iv[cat][metric]
+            if _trains_elsewhere(rec, tested):
+                for metric, value in rec.metrics.get("mean", {}).items():
+                    if value is not None and np.isfinite(value):
+                        job_means.setdefault(metric, {}).setdefault(rec.job.seed, []).append(float(value))
+        per = {metric: {cat: {sd: float(np.mean(v)) for sd, v in by_seed.items()} for cat, by_seed in by_cat.items()}
+               for metric, by_cat in collected.items()}
+        shared = any(len(v) > 1 for by_cat in collected.values() for by_seed in by_cat.values()
+                     for v in by_seed.values())
+        ivs = {} if shared else ivs  # an interval of one job does not describe a mean over several
         full = cats.get(dataset, [])
         flagged_incomplete = any(r.incomplete for r in group)
         copies = bool(seed_copies(ok))  # identical seeds: no spread to report, and one seed's interval holds
@@ -221,7 +235,10 @@ def summarize(
                 set(by_cat.get(c, {})) == set(ok_seeds) for c in full)
             if complete:
                 complete_metrics.append(metric)
-                per_seed = [np.mean([by_cat[c][sd] for c in full]) for sd in ok_seeds]
+                if metric in job_means and set(job_means[metric]) == set(ok_seeds):
+                    per_seed = [np.mean(job_means[metric][sd]) for sd in ok_seeds]
+                else:
+                    per_seed = [np.mean([by_cat[c][sd] for c in full]) for sd in ok_seeds]
                 m, s, n = mean_std(per_seed)
                 value_rows.append(dict(zip(KEY, key), metric=metric, category="mean", mean=m,
                                        std=None if copies else s, n_seeds=n, ci_lo=None, ci_hi=None))
@@ -254,6 +271,12 @@ def summarize(
         values.loc[eligible, "rank"] = (values[eligible].groupby(["dataset", "setting", "metric"])["mean"]
                                         .rank(ascending=False, method="min"))
     return Summary(rows=rows, values=values, jobs=jobs, categories=cats)
+
+
+def _trains_elsewhere(rec: Record, tested: list[str]) -> bool:
+    """A job that trained on one category (``job.category``) and was tested on others: zero-shot one-vs-rest and
+    cross-dataset. Its own ``mean`` is one of the values the papers average."""
+    return rec.job.category != "all" and tested != [rec.job.category]
 
 
 def _median(values: Iterable[float | int | None]) -> float | None:

@@ -151,3 +151,20 @@ def test_single_seed_values_carry_bootstrap_intervals_and_wide_table(tmp_path):
     table = wide(s, "toy", "one-model-one-class", "i_auroc")
     assert list(table.columns) == ["mean", *CATS]
     assert table.loc[("good", "1", "", "none"), "b"] == pytest.approx(0.81)
+
+
+def test_zero_shot_one_vs_rest_averages_its_training_categories():
+    """Jobs trained on one category and tested on the others (PointAD's protocol): a category tested by two jobs
+    gets their mean, and the section's mean is the mean of the jobs' means."""
+    from benchkit.aggregate import summarize
+
+    from records_factory import make_record
+
+    setting = "zero-shot-one-vs-rest"
+    recs = [make_record("zs", "a", 0, {"b": {"i_auroc": 0.6}, "c": {"i_auroc": 0.8}, "mean": {"i_auroc": 0.7}},
+                        setting=setting),
+            make_record("zs", "b", 0, {"a": {"i_auroc": 0.9}, "c": {"i_auroc": 0.4}, "mean": {"i_auroc": 0.65}},
+                        setting=setting)]
+    v = summarize(recs, {"toy": ["a", "b", "c"]}, intervals=False).values
+    got = {r.category: r.mean for r in v[v.metric == "i_auroc"].itertuples()}
+    assert got == pytest.approx({"a": 0.9, "b": 0.6, "c": 0.6, "mean": 0.675})
