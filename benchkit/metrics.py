@@ -44,10 +44,11 @@ from functools import cached_property
 
 import numpy as np
 
-#: Organized data also get the legacy 100-threshold AU-PRO (the utility of 3D-ADS, M3DM and Real3D-AD) beside the
-#: exact one, so that reproduced numbers can be set against papers computed the same way.
+#: Organized data also get the legacy quantile-threshold AU-PRO beside the exact one, with 100 thresholds (the
+#: utility of 3D-ADS, M3DM and Real3D-AD) and 99 (CFM's copy), so that reproduced numbers can be set against
+#: papers computed the same way.
 DEFAULT_ORGANIZED = ("i_auroc", "i_aupr", "p_auroc", "p_aupr", "aupro@0.3", "aupro@0.01", "aupro@0.3/legacy100",
-                     "aupro@0.01/legacy100")
+                     "aupro@0.01/legacy100", "aupro@0.3/legacy99", "aupro@0.01/legacy99")
 DEFAULT_POINTS = ("i_auroc", "i_aupr", "p_auroc", "p_aupr")
 
 OBJECT_METRICS = ("i_auroc", "i_aupr")
@@ -319,12 +320,28 @@ class _PixelSet:
         pos, weights = self.positives
         return _ranks(self.all_sorted, pos, weights)
 
-    @cached_property
-    def negatives_sorted(self) -> np.ndarray:
-        """Scores of the counted normal pixels, ascending (the legacy AU-PRO's OK pool)."""
-        self.all_sorted  # noqa: B018 - raises on NaN first
-        parts = [self._counted(i, m)[~self._counted(i, a)] for i, (m, a) in enumerate(zip(self.maps, self.anomalous))]
-        return np.sort(np.concatenate(parts)) if parts else np.zeros(0)
+    def negatives_at(self, ranks: np.ndarray) -> np.ndarray:
+        """The counted normal scores at the given ranks (0-based, ascending): the legacy AU-PRO's quantile
+        thresholds, read off the one big sort by binary search instead of sorting the normal scores again (a second
+        full-size sorted copy would double the memory; a few hundred searches cost milliseconds)."""
+        scores = self.all_sorted
+        positives = np.sort(self.positives[0])
+
+        def normals_up_to(j: int) -> int:  # counted normal scores <= scores[j]
+            v = scores[j]
+            return int(np.searchsorted(scores, v, "right") - np.searchsorted(positives, v, "right"))
+
+        out = np.empty(len(ranks), dtype=scores.dtype)
+        for i, k in enumerate(np.asarray(ranks, dtype=np.int64)):
+            lo, hi = 0, scores.size - 1
+            while lo < hi:  # the smallest index whose value has more than k normal scores at or below it
+                mid = (lo + hi) // 2
+                if normals_up_to(mid) > k:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            out[i] = scores[lo]
+        return out
 
 
 def aupro(gts, maps, limit: float = 0.3, *, valid=None) -> float | None:
@@ -335,14 +352,13 @@ def aupro(gts, maps, limit: float = 0.3, *, valid=None) -> float | None:
 
 def _legacy_aupro(pixels: _PixelSet, limit: float, num_thresholds: int) -> float | None:
     """The quantile-threshold AU-PRO of the BTF / M3DM / Real3D-AD utility (utils/au_pro_util.py), step by step."""
-    ok_sorted = pixels.negatives_sorted
     pos, weights = pixels.positives
-    if not ok_sorted.size or weights is None or not weights.size:
+    n_ok = pixels.all_sorted.size - pos.size
+    if not n_ok or weights is None or not weights.size:
         return None
-    n_ok = ok_sorted.size
     # 2. thresholds at evenly spaced positions over the sorted OK scores; a region pixel counts when strictly above
     positions = np.linspace(0, n_ok - 1, num=num_thresholds, dtype=int)
-    thresholds = ok_sorted[positions]
+    thresholds = pixels.negatives_at(positions)
     fprs = 1.0 - (positions + 1) / n_ok
     order = np.argsort(pos, kind="stable")
     not_detected = np.concatenate([[0.0], np.cumsum(weights[order])])
