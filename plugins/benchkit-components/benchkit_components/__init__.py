@@ -8,6 +8,11 @@
 - `fpfh`: open3d normals and FPFH, point spacing.
 - `memory_bank`: PatchCore's projections, approximate coreset and re-weighted image score.
 - `grid`: resizing organized (H x W) grids.
+- `feature_maps`: RGB and point features on one pixel grid and the crossmodal methods' map smoothing (CFM's recipe,
+  reused by MAFR and the text-guided method).
+- `score_maps`: patch scores to a pixel anomaly map (bilinear upsampling and Gaussian blur of BTF and M3DM).
+- `rendering`: multi-view z-buffered rendering of clouds and organized scans, pixel-to-point correspondence and
+  back-projection (PointAD's views), for the zero-shot methods.
 
 Importing a module is cheap: torch, faiss, scipy and open3d are imported inside the functions that use them.
 """
