@@ -87,6 +87,9 @@ class Answers:
         from benchkit.stats import bootstrap_intervals
         from benchkit.thumbnails import save_job_thumbnails
 
+        if job.record_path not in self._pending:
+            raise BenchkitError(f"{job.describe()}: the scoring process was restarted after this job's inputs were "
+                                f"written, so its presentation order is lost; run again to score it")
         refs, order = self._pending.pop(job.record_path)
         remove_inputs(job.inputs)
         predictions = in_plan_order(predictions, order)
