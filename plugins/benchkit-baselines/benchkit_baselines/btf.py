@@ -169,7 +169,7 @@ class BTF(Detector):
         from benchkit_components.fpfh import fpfh
 
         chosen = subsample_indices(len(points), self.max_points, self.seed, key)
-        features = fpfh(points[chosen], **self._fpfh_params())
+        features = fpfh(points[chosen], **self._fpfh_params(), cached=True)
         return features if len(chosen) == len(points) else spread_to_points(points[chosen], features, points)
 
     def _organized_patches(self, sample: Sample) -> np.ndarray:

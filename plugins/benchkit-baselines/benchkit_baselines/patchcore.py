@@ -118,7 +118,7 @@ class PatchCoreFPFH(Detector):
     def _fpfh(self, points: np.ndarray) -> np.ndarray:
         from benchkit_components.fpfh import fpfh
 
-        return fpfh(points, self.radii_.normal, self.normal_max_nn, self.radii_.fpfh, self.fpfh_max_nn)
+        return fpfh(points, self.radii_.normal, self.normal_max_nn, self.radii_.fpfh, self.fpfh_max_nn, cached=True)
 
     def _bank(self, features: np.ndarray, branch: str):
         """Coreset of ``features`` and the scale used to normalize its distances."""

@@ -72,7 +72,8 @@ class FPFHRarity(WithinCloudDetector):
         from benchkit_components.neighbours import NearestNeighbors
 
         spacing = mean_spacing(points)
-        features = fpfh(points, self.normal_radius_spacings * spacing, 30, self.fpfh_radius_spacings * spacing, 100)
+        features = fpfh(points, self.normal_radius_spacings * spacing, 30, self.fpfh_radius_spacings * spacing, 100,
+                        cached=True)
         # FPFH's three 11-bin histograms each sum to 100: as distributions, flat and curved regions compare fairly
         features = features / np.maximum(features.sum(axis=1, keepdims=True), 1e-9)
         distances, matches = NearestNeighbors(features).search(features, self.candidates)
