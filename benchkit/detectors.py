@@ -25,6 +25,7 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,9 @@ class DetectorSpec:
     backbones: tuple[str, ...] = ()
     backbone_kinds: frozenset[str] = frozenset()
     paper: str = ""
+    #: Files of the numbers the method's paper reports (`benchkit.reported` schema), shipped as package data of the
+    #: plugin; the leaderboard sets them beside the reproduced numbers.
+    reported: tuple[Path, ...] = ()
     accepts_organized: bool = True  # False: scores unorganized clouds only (Real3D-AD style), not organized scans
 
     def __post_init__(self) -> None:

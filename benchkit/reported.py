@@ -36,7 +36,6 @@ EFFICIENCY = frozenset({"throughput_per_s", "memory_mb"})
 MEAN_TOLERANCE_POINTS = 0.1
 _SETTING = re.compile(r"^(one-model-one-class|unified|unified-agnostic|few-shot:\d+|zero-shot-one-vs-rest|"
                       r"zero-shot-leave-one-out|zero-shot-cross-dataset(:[a-z0-9-]+)?)$")
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "datasets_meta" / "reported"
 
 
 class _Strict(BaseModel):
@@ -155,16 +154,25 @@ class ReportedPaper(_Strict):
     tables: list[ReportedTable]
 
 
+def reported_files() -> list[Path]:
+    """The reported-numbers files the installed plugins ship (``DetectorSpec.reported``), each once, sorted."""
+    from benchkit.plugins import get_registry
+
+    return sorted({Path(p) for spec in get_registry().detectors.values() for p in spec.reported})
+
+
 def load_reported(folder: str | Path | None = None) -> dict[str, ReportedPaper]:
-    """Every ``*.json`` in the folder (default: the checkout's ``datasets_meta/reported``), by file stem.
-    A missing default folder (an installed wheel) gives no reported numbers; a bad file raises `DataError`."""
-    root = Path(folder) if folder is not None else DEFAULT_DIR
-    if not root.is_dir():
-        if folder is None:
-            return {}
-        raise DataError(root, "reported-numbers folder not found", "pass an existing folder of *.json files")
+    """Every reported-numbers file by file stem: those the installed plugins ship (`reported_files`), or every
+    ``*.json`` in ``folder`` when one is given. A bad file raises `DataError` naming it."""
+    if folder is None:
+        paths = reported_files()
+    else:
+        root = Path(folder)
+        if not root.is_dir():
+            raise DataError(root, "reported-numbers folder not found", "pass an existing folder of *.json files")
+        paths = sorted(root.glob("*.json"))
     papers = {}
-    for path in sorted(root.glob("*.json")):
+    for path in paths:
         try:
             papers[path.stem] = ReportedPaper.model_validate(json.loads(path.read_text()))
         except (json.JSONDecodeError, ValidationError) as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchkit import DetectorSpec, hookimpl
 
 PAPER = ("Ali, Zia, Rehman, Ramzan, Hassan, Sattar, Wang, Xiang. 2D-3D Feature Fusion via Cross-Modal Latent "
@@ -27,13 +29,17 @@ def make_mafr_weightfree(**params):
     return MAFR(**{**WEIGHT_FREE, **params})
 
 
+#: The paper's reported numbers (benchkit.reported schema), shipped as package data.
+REPORTED = Path(__file__).resolve().parent / "reported" / "mafr.json"
+
+
 @hookimpl
 def register_detectors(register):
     common = dict(consumes=frozenset({"rgb", "xyz"}), trains=True,
                   settings=frozenset({"one-model-one-class", "few-shot"}), paper=PAPER,
                   backbone_kinds=frozenset({"image-patches"}))
     register(DetectorSpec(
-        name="mafr", version="1.0", factory=make_mafr, backbones=("dino-vitb8",),
+        name="mafr", version="1.0", factory=make_mafr, backbones=("dino-vitb8",), reported=(REPORTED,),
         description="MAFR: shared fusion encoder over DINO + Point-MAE features, two CBAM-refined restoration "
                     "decoders, ZNSSD + smoothness + census losses, product of the 2D and 3D residual maps",
         **common))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchkit import DetectorSpec, hookimpl
 
 
@@ -9,6 +11,10 @@ def make_mamba3dad(**params):
     from .detector import Mamba3DAD
 
     return Mamba3DAD(**params)
+
+
+#: The paper's reported numbers (benchkit.reported schema), shipped as package data.
+REPORTED = Path(__file__).resolve().parent / "reported" / "mamba3dad.json"
 
 
 @hookimpl
@@ -26,6 +32,7 @@ def register_detectors(register):
         settings=frozenset({"one-model-one-class", "few-shot"}), accepts_organized=False,
         backbones=("point-mae", "fpfh"),
         backbone_kinds=frozenset({"point-groups"}),
+        reported=(REPORTED,),
         paper="Hoang et al., Multi-Scale Token Fusion with Mamba Adapters for Efficient 3D Industrial Defect "
               "Detection (github.com/hoangcuongbk80/Mamba3dAD)",
     ))

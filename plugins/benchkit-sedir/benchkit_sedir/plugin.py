@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchkit import DetectorSpec, hookimpl
 
 PAPER = ("Kim, Lee, Cho. A Semantically Disentangled Unified Model for Multi-category 3D Anomaly Detection "
@@ -14,6 +16,10 @@ def make_sedir(**params):
     return SeDiR(**params)
 
 
+#: The paper's reported numbers (benchkit.reported schema), shipped as package data.
+REPORTED = Path(__file__).resolve().parent / "reported" / "sedir-cvpr2026.json"
+
+
 @hookimpl
 def register_detectors(register):
     register(DetectorSpec(
@@ -22,4 +28,5 @@ def register_detectors(register):
                     "geometry-guided feature reconstruction (unified, multi-category)",
         factory=make_sedir, consumes=frozenset({"points"}), needs_category=True, trains=True,
         settings=frozenset({"unified"}), backbones=("point-mae", "fpfh"),
-        backbone_kinds=frozenset({"point-groups"}), paper=PAPER, accepts_organized=False))
+        backbone_kinds=frozenset({"point-groups"}), paper=PAPER, accepts_organized=False,
+        reported=(REPORTED,)))

@@ -3,6 +3,8 @@ backbone. Imports nothing heavy."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchkit import BackboneSpec, DetectorSpec, hookimpl
 
 PAPER = ("Li, Ye, Yu, Xie, Shen. Text-Guided Multimodal Unified Industrial Anomaly Detection. arXiv 2604.22899 "
@@ -34,12 +36,17 @@ def make_hashed_words(weights_path=None, dim: int = 64):
     return HashedWords(dim=dim)
 
 
+#: The paper's reported numbers (benchkit.reported schema), shipped as package data.
+REPORTED = Path(__file__).resolve().parent / "reported" / "text-guided-unified.json"
+
+
 @hookimpl
 def register_detectors(register):
     common = dict(consumes=frozenset({"rgb", "xyz"}), needs_category=True, trains=True,
                   settings=frozenset({"unified"}), paper=PAPER, backbone_kinds=frozenset({"image-patches"}))
     register(DetectorSpec(
         name="text-guided", version="1.0", factory=make_text_guided, backbones=("dino-vitb8",),
+        reported=(REPORTED,),
         description="Text-guided unified RGB+3D method: geometry-aware crossmodal mapper (GACM), object-conditioned "
                     "textual feature adaptor (OCTA) over CLIP text priors, one model for all classes",
         **common))
