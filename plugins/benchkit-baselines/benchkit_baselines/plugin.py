@@ -19,28 +19,36 @@ from benchkit import DetectorSpec, hookimpl
 VERSION = "2.0"
 
 
+def _fixed(params: dict[str, Any], detector: str, name: str, value: Any) -> dict[str, Any]:
+    """The parameters with the one this detector name fixes: it may be passed back (a detector rebuilt from its
+    recorded ``get_params``), but not changed, since another value is another registered detector."""
+    if params.get(name, value) != value:
+        raise ValueError(f"{detector} has {name}={value!r}; {name}={params[name]!r} is another detector")
+    return {**params, name: value}
+
+
 def make_btf_raw(**params: Any):
     from benchkit_baselines.btf import BTF
 
-    return BTF(features="raw", **params)
+    return BTF(**_fixed(params, "btf-raw", "features", "raw"))
 
 
 def make_btf_fpfh(**params: Any):
     from benchkit_baselines.btf import BTF
 
-    return BTF(features="fpfh", **params)
+    return BTF(**_fixed(params, "btf-fpfh", "features", "fpfh"))
 
 
 def make_patchcore_fpfh(**params: Any):
     from benchkit_baselines.patchcore import PatchCoreFPFH
 
-    return PatchCoreFPFH(with_raw=False, **params)
+    return PatchCoreFPFH(**_fixed(params, "patchcore-fpfh", "with_raw", False))
 
 
 def make_patchcore_fpfh_raw(**params: Any):
     from benchkit_baselines.patchcore import PatchCoreFPFH
 
-    return PatchCoreFPFH(with_raw=True, **params)
+    return PatchCoreFPFH(**_fixed(params, "patchcore-fpfh-raw", "with_raw", True))
 
 
 #: Every setting except the zero-shot ones (see the module docstring).

@@ -185,3 +185,15 @@ def test_kabsch_recovers_a_rigid_motion_in_a_batch():
     transforms = kabsch(source, target)
     for k in range(2):
         np.testing.assert_allclose(apply(transforms[k], source[k]), target[k], atol=1e-10)
+
+
+def test_every_baseline_is_rebuilt_from_its_recorded_params():
+    """scikit-learn's convention: factory(**get_params()) gives the same detector (the record can rebuild it);
+    the parameter a detector name fixes can be passed back but not changed."""
+    from benchkit_baselines.plugin import SPECS
+
+    for spec in SPECS:
+        params = spec.factory().get_params()
+        assert spec.factory(**params).get_params() == params, spec.name
+    with pytest.raises(ValueError, match="another detector"):
+        SPECS[0].factory(features="fpfh")
