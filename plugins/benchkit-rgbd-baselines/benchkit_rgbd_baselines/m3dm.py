@@ -16,18 +16,26 @@ and point features laid onto the pixel grid and pooled to 56 x 56 (Point-MAE, 11
   vectors [1.0 s_xyz, 0.1 s_rgb], ``seg_fuser`` on per-pixel vectors of the two maps with the same weights; their
   ``score_samples`` are the image score and map (a linear SVM's score grows with the distances it is fitted on, so
   the reference uses it as the anomaly score directly).
-- **UFF** (unsupervised feature fusion, the paper's third bank) is **off**, as reproductions run M3DM: the CFM
-  authors reproduced it "by simply deactivating the UFF module" (CVLAB-Unibo/crossmodal-feature-mapping issue 10)
-  and users report UFF makes results worse (nomewang/M3DM issue 36). UFF is not implemented yet: it needs the
-  ``FeatureFusionBlock`` (models/feature_fusion.py), its contrastive pretraining over every class's training patches
-  (or the authors' ``checkpoint-0.pth``), a third (fusion) bank and three-input fusers.
+- **UFF** (unsupervised feature fusion, the paper's third bank, ``uff=True``) is **off by default**, as
+  reproductions run M3DM: the CFM authors reproduced it "by simply deactivating the UFF module"
+  (CVLAB-Unibo/crossmodal-feature-mapping issue 10) and users report UFF makes results worse (nomewang/M3DM issue
+  36). With ``uff=True`` a ``FeatureFusionBlock`` (``uff.py``) is trained contrastively on the training images'
+  point patches and the RGB patches brought to the 56 x 56 grid; a third bank of its 1920-d fused patches is
+  standardised and coresetted like the others, and both fusers take [1.0 s_xyz, 0.1 s_rgb, 1.0 s_fusion]
+  (``fusion_lambda``; the reference's ``TripleFeatures``). The reference pre-trains UFF once, in a separate stage,
+  on the training sets of all classes together; benchkit trains it in ``fit`` on the job's own training samples
+  (one model per class), because a one-class job must not see other classes' data. The ``uff_*`` parameters are
+  the reference's training recipe (``uff.UFFTraining``); ``uff_patches_per_image`` is a CPU speed-up that changes
+  the result (None, the default, is the reference).
 - ``modality="rgb"`` / ``"xyz"``: one bank, its re-weighted score and blurred map (the paper's single-modality
   rows; the reference's ``DINO`` and ``Point_MAE`` methods, whose point bank is not standardised).
 
 Quirks of the reference, each off by default (the paper's intent) and a switch here:
 ``quirk_bank_stats`` (``DoubleRGBPointFeatures.run_coreset``: both stds from the rgb bank, both means from the xyz
 bank), ``quirk_coreset_sizes`` (the rgb coreset has 10 % of the *xyz coreset's* size), ``quirk_score_scale`` (image
-score and re-weighting distances divided by 1000, which makes the re-weighting a near-constant 1/2), and
+score and re-weighting distances divided by 1000, which makes the re-weighting a near-constant 1/2),
+``uff_quirk_pairing`` (UFF trained on the reference's misaligned RGB / point pairs, see ``uff.py``; the bank always
+fuses aligned patches, as the reference's test-time ``resize2``), and
 ``train_mode`` (backbones left in training mode, since the reference never calls ``.eval()``; passed to the RGB
 backbone; the registered Point-MAE has no dropout and is always in eval mode, so its BatchNorm keeps running
 statistics).
@@ -102,13 +110,18 @@ class M3DM(Detector):
 
     ``backbone``: the RGB backbone (kind image-patches), ``point_backbone``: the geometry backbone (kind
     pixel-features). ``modality``: "both", "rgb" or "xyz". ``max_train_samples``: M3DM's ``max_sample`` cap.
+    ``uff``: add the trained fusion bank (off by default); ``uff_losses_`` holds its mean loss per epoch.
     """
 
     def __init__(self, backbone: str = "dino-vitb8", point_backbone: str = "point-mae-pixels", modality: str = "both",
                  coreset_fraction: float = 0.1, coreset_eps: float = 0.9, n_reweight: int = 3, blur_sigma: float = 4.0,
                  xyz_lambda: float = 1.0, rgb_lambda: float = 0.1, ocsvm_nu: float = 0.5, ocsvm_max_iter: int = 1000,
                  max_train_samples: int = 400, quirk_bank_stats: bool = False, quirk_coreset_sizes: bool = False,
-                 quirk_score_scale: bool = False, train_mode: bool = False, seed: int = 0, device: str = "cpu") -> None:
+                 quirk_score_scale: bool = False, train_mode: bool = False, uff: bool = False,
+                 fusion_lambda: float = 1.0, uff_epochs: int = 3, uff_batch_size: int = 16, uff_accum_iter: int = 16,
+                 uff_lr: float = 0.003, uff_warmup_epochs: int = 1, uff_weight_decay: float = 0.01,
+                 uff_patches_per_image: int | None = None, uff_quirk_pairing: bool = False, seed: int = 0,
+                 device: str = "cpu") -> None:
         self.backbone = backbone
         self.point_backbone = point_backbone
         self.modality = modality
@@ -125,6 +138,16 @@ class M3DM(Detector):
         self.quirk_coreset_sizes = quirk_coreset_sizes
         self.quirk_score_scale = quirk_score_scale
         self.train_mode = train_mode
+        self.uff = uff
+        self.fusion_lambda = fusion_lambda
+        self.uff_epochs = uff_epochs
+        self.uff_batch_size = uff_batch_size
+        self.uff_accum_iter = uff_accum_iter
+        self.uff_lr = uff_lr
+        self.uff_warmup_epochs = uff_warmup_epochs
+        self.uff_weight_decay = uff_weight_decay
+        self.uff_patches_per_image = uff_patches_per_image
+        self.uff_quirk_pairing = uff_quirk_pairing
         self.seed = seed
         self.device = device
 
@@ -145,7 +168,21 @@ class M3DM(Detector):
                 raise ValueError(f"M3DM ({self.modality}) needs an organized point cloud; sample {sample.id} has none")
             grid = cached_features(self.points_, sample.xyz, sample.valid, pool=POINT_GRID)
             out["xyz"] = grid.reshape(-1, grid.shape[-1])
+        if hasattr(self, "fusion_"):
+            out["fusion"] = self._fused_patches(out)
         return out
+
+    def _fused_patches(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        """(3136, d_xyz + d_rgb) UFF patches: the point patches fused with the aligned RGB patches above them."""
+        import torch
+
+        from .uff import pair_rgb_with_points
+
+        rgb = pair_rgb_with_points(features["rgb"], len(features["xyz"]))
+        with torch.no_grad():
+            fused = self.fusion_.fuse(torch.from_numpy(features["xyz"]).float().to(self.device),
+                                      torch.from_numpy(rgb).float().to(self.device))
+        return fused.cpu().numpy()
 
     def _scores(self, features: dict[str, np.ndarray]) -> dict[str, tuple[float, np.ndarray]]:
         scale = 1000.0 if self.quirk_score_scale else 1.0
@@ -160,12 +197,16 @@ class M3DM(Detector):
     def fit(self, samples: Sequence[Sample]) -> M3DM:
         if self.modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
+        if self.uff and self.modality != "both":
+            raise ValueError(f"uff=true fuses RGB and points: it needs modality='both', got {self.modality!r}")
         if len(samples) == 0:
             raise ValueError("M3DM needs at least one training sample")
         if self._uses("rgb"):
             self.rgb_ = build_backbone(self.backbone, **({"train_mode": True} if self.train_mode else {}))
         if self._uses("xyz"):
             self.points_ = build_backbone(self.point_backbone)
+        if hasattr(self, "fusion_"):
+            del self.fusion_  # a refit trains a new fusion block
         used = [samples[i] for i in range(min(len(samples), self.max_train_samples))]
         features = [self._features(sample) for sample in used]  # kept for the second (fusion) pass
         banks = {name: np.concatenate([f[name] for f in features]).astype(np.float32) for name in features[0]}
@@ -190,13 +231,41 @@ class M3DM(Detector):
             self.banks_["rgb"] = build_bank(rgb, mean, std, size, eps=self.coreset_eps, seed=self.seed,
                                             device=self.device, quirk_scale=self.quirk_score_scale)
         del banks
+        if self.uff:
+            self._fit_fusion_bank(features)
         if self.modality == "both":
             self._fit_decision_fusion(features)
         return self
 
+    def _fit_fusion_bank(self, features: list[dict[str, np.ndarray]]) -> None:
+        """Train UFF on the training images' patch pairs, then build the fusion bank from their fused patches."""
+        from .uff import UFFTraining, pair_rgb_with_points, train_uff
+
+        training = UFFTraining(epochs=self.uff_epochs, batch_size=self.uff_batch_size, accum_iter=self.uff_accum_iter,
+                               lr=self.uff_lr, warmup_epochs=self.uff_warmup_epochs,
+                               weight_decay=self.uff_weight_decay, patches_per_image=self.uff_patches_per_image)
+        pairs = [(f["xyz"], pair_rgb_with_points(f["rgb"], len(f["xyz"]), quirk_pairing=self.uff_quirk_pairing))
+                 for f in features]
+        self.fusion_, self.uff_losses_ = train_uff(pairs, training, seed=self.seed, device=self.device)
+        del pairs
+        for f in features:
+            f["fusion"] = self._fused_patches(f)
+        fused = np.concatenate([f["fusion"] for f in features]).astype(np.float32)
+        mean, std = float(fused.mean()), float(fused.std(ddof=1))
+        if self.quirk_bank_stats:  # TripleFeatures: fusion_std = std(rgb bank), fusion_mean = mean(xyz bank)
+            mean, std = self.banks_["xyz"].mean, self.banks_["rgb"].std
+        size = int(self.coreset_fraction * len(fused))
+        if self.quirk_coreset_sizes:
+            size = int(self.coreset_fraction * len(self.banks_["xyz"].bank.bank))
+        self.banks_["fusion"] = build_bank(fused, mean, std, size, eps=self.coreset_eps, seed=self.seed,
+                                           device=self.device, quirk_scale=self.quirk_score_scale)
+
     def _fused_inputs(self, scores: dict[str, tuple[float, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-        image = np.array([[self.xyz_lambda * scores["xyz"][0], self.rgb_lambda * scores["rgb"][0]]])
-        pixels = np.stack([self.xyz_lambda * scores["xyz"][1].ravel(), self.rgb_lambda * scores["rgb"][1].ravel()], 1)
+        weighted = [(self.xyz_lambda, scores["xyz"]), (self.rgb_lambda, scores["rgb"])]
+        if "fusion" in scores:
+            weighted.append((self.fusion_lambda, scores["fusion"]))
+        image = np.array([[weight * score for weight, (score, _) in weighted]])
+        pixels = np.stack([weight * anomaly_map.ravel() for weight, (_, anomaly_map) in weighted], 1)
         return image, pixels
 
     def _fit_decision_fusion(self, features: Sequence[dict[str, np.ndarray]]) -> None:
@@ -229,7 +298,9 @@ class M3DM(Detector):
 
     # -- introspection ----------------------------------------------------------------------------------------------
     def torch_modules(self) -> list[Any]:
-        return [m for name in ("rgb_", "points_") if hasattr(self, name) for m in getattr(self, name).torch_modules()]
+        fusion = [self.fusion_] if hasattr(self, "fusion_") else []
+        return fusion + [m for name in ("rgb_", "points_") if hasattr(self, name)
+                         for m in getattr(self, name).torch_modules()]
 
     def memory_bank_bytes(self) -> int:
         return sum(bank.nbytes for bank in getattr(self, "banks_", {}).values())

@@ -15,12 +15,16 @@ WEIGHT_FREE = ("rgb-texture", "fpfh-pixels")
 #: The weight-free CFM trains for fewer epochs on a subsample of positions, so that run --all stays within its time
 #: budget on two cores (see the plugin README).
 CFM_WEIGHT_FREE = {"epochs": 20, "positions_per_image": 2048}
+#: With ``uff=true`` the weight-free M3DM trains UFF on 512 random patches per image: the InfoNCE logits of a batch
+#: of 16 full images (50,176 patches) alone would take 10 GB (see the plugin README). No effect while UFF is off.
+M3DM_WEIGHT_FREE = {"uff_patches_per_image": 512}
 
 
-def _m3dm(modality: str, backbones: tuple[str, str]):
+def _m3dm(modality: str, backbones: tuple[str, str], defaults: dict | None = None):
     def factory(backbone: str = backbones[0], point_backbone: str = backbones[1], modality: str = modality, **params):
         from .m3dm import M3DM
 
+        params = {**(defaults or {}), **params}
         return M3DM(backbone=backbone, point_backbone=point_backbone, modality=modality, **params)
 
     return factory
@@ -41,7 +45,8 @@ def specs() -> list[DetectorSpec]:
     return [
         DetectorSpec(name="m3dm", factory=_m3dm("both", PAPER_BACKBONES), backbones=("dino-vitb8",),
                      settings=frozenset({"one-model-one-class", "few-shot"}),
-                     description="M3DM: DINO + Point-MAE memory banks, decision-layer fusion (UFF off)", **m3dm),
+                     description="M3DM: DINO + Point-MAE memory banks, decision-layer fusion (UFF off: uff=true)",
+                     **m3dm),
         DetectorSpec(name="m3dm-rgb", factory=_m3dm("rgb", PAPER_BACKBONES), backbones=("dino-vitb8",),
                      settings=frozenset({"one-model-one-class", "few-shot"}),
                      description="M3DM, RGB only: DINO patch memory bank", **m3dm),
@@ -49,7 +54,8 @@ def specs() -> list[DetectorSpec]:
                      settings=frozenset({"one-model-one-class", "few-shot"}),
                      description="M3DM, 3D only: Point-MAE patch memory bank",
                      **{**m3dm, "consumes": frozenset({"xyz"}), "backbone_kinds": frozenset({"pixel-features"})}),
-        DetectorSpec(name="m3dm-weightfree", factory=_m3dm("both", WEIGHT_FREE), backbones=("rgb-texture",),
+        DetectorSpec(name="m3dm-weightfree", factory=_m3dm("both", WEIGHT_FREE, M3DM_WEIGHT_FREE),
+                     backbones=("rgb-texture",),
                      settings=frozenset({"one-model-one-class"}),
                      description="M3DM's method on the weight-free pair (colour/texture patches + FPFH on pixels)",
                      **m3dm),
