@@ -147,6 +147,7 @@ def execute_job(job: Job) -> WorkerResult:
             result.error = {"type": type(exc).__name__, "message": message, "traceback": traceback.format_exc()}
         result.backbones = list(options.built)
     eff["peak_rss_mb"] = efficiency.peak_rss_mb()
+    eff["job_rss_mb"] = max(0.0, eff["peak_rss_mb"] - eff["baseline_rss_mb"])
     features = feature_cache.stats() - cache_before
     if features.entries_computed or features.entries_reused:
         eff.update(feature_cache="on" if feature_cache.enabled() else "off",
@@ -154,5 +155,6 @@ def execute_job(job: Job) -> WorkerResult:
                    feature_entries_computed=features.entries_computed, feature_entries_reused=features.entries_reused)
     result.efficiency = {k: v for k, v in eff.items() if v is not None}
     result.threads = threads_in_use(job.threads)
+    result.device = efficiency.device_name(job.device)
     result.duration_seconds = time.perf_counter() - started
     return result
