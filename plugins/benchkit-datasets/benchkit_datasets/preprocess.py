@@ -9,6 +9,7 @@ per-point ground truth, mean centring. open3d does the geometry (RANSAC, DBSCAN,
 from __future__ import annotations
 
 import numpy as np
+from benchkit_components.grid import resize_nearest  # noqa: F401 - the one nearest resize, used below
 
 # BTF recipe (eliahuhorwitz/3D-ADS, utils/preprocessing.py; the same steps in nomewang/M3DM).
 PLANE_BORDER = 10
@@ -68,15 +69,6 @@ def pad_to_square(array: np.ndarray, multiple: int = 100) -> np.ndarray:
     side = int(np.ceil(max(h, w) / multiple) * multiple)
     pad = [(0, side - h), (0, side - w)] + [(0, 0)] * (array.ndim - 2)
     return np.pad(array, pad)
-
-
-def resize_nearest(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of an H x W (x C) grid to ``size`` = (height, width), with torch's ``nearest``
-    index rule (floor(i * in / out)), which is what BTF and M3DM use for organized clouds."""
-    h, w = array.shape[:2]
-    rows = np.minimum((np.arange(size[0]) * h / size[0]).astype(np.int64), h - 1)
-    cols = np.minimum((np.arange(size[1]) * w / size[1]).astype(np.int64), w - 1)
-    return np.ascontiguousarray(array[rows][:, cols])
 
 
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -18,13 +18,14 @@ Choices (documented here because detectors depend on them):
 
 from __future__ import annotations
 
+from benchkit import rng as sample_rng  # one stream per (seed, category, split, index)
+
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from benchkit_synthetic.pc_defects import PC_DEFECTS, apply_defect
-from benchkit_synthetic.seeding import sample_rng
 from benchkit_synthetic.shapes import SHAPES, surface
 
 #: Bump when the generated data changes in any way (it is part of the cache marker and of the dataset version).

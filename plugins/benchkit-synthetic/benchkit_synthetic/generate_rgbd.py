@@ -13,13 +13,14 @@ as for MVTec 3D-AD). See `benchkit_synthetic.rgbd_scene` for the scene model and
 
 from __future__ import annotations
 
+from benchkit import rng as sample_rng  # one stream per (seed, category, split, index)
+
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from benchkit_synthetic.rgbd_scene import CATEGORIES, RGBD_DEFECTS, Camera, apply_defect, make_scene, render
-from benchkit_synthetic.seeding import sample_rng
 
 #: Bump when the generated data changes in any way (it is part of the cache marker and of the dataset version).
 RGBD_GENERATOR_VERSION = "1.0"
