@@ -9,11 +9,16 @@ import pytest
 from benchkit import results as R
 
 
+CONFIG = {"detector": {"name": "btf-fpfh", "version": "1"}, "dataset": {"name": "synthetic-pc", "version": "1"},
+          "setting": {"name": "one-model-one-class"}, "category": "ball", "seed": 0}
+
+
 def make_record(**over) -> R.Record:
     data = dict(
         benchkit_version="0.1.0",
         job=R.JobInfo(detector="btf-fpfh", detector_version="1", dataset="synthetic-pc", dataset_version="1",
-                      setting="one-model-one-class", category="ball", seed=0, config={"a": 1}, config_hash="x" * 16),
+                      setting="one-model-one-class", category="ball", seed=0, config=CONFIG,
+                      config_hash=R.config_hash(CONFIG)),
         status="ok",
         counts={"ball": R.Counts(train=4, test_normal=3, test_anomalous=3)},
         metrics={"ball": {"i_auroc": 0.9, "p_auroc": None}},
