@@ -66,7 +66,7 @@ def test_each_shipped_ablation_config_runs_on_synthetic_pc_with_its_own_hash(cli
         detector, setting, cheap = VARIANT[path.parent.parent.name]
         results = tmp_path / path.parent.parent.name / path.stem
         args = ["run", "--config", str(path), "--detector", detector, "--dataset", "synthetic-pc", "--setting",
-                setting, "--results", str(results), "--no-site", "--quiet", "--workers", "1"]
+                setting, "--results", str(results), "--no-site", "--quiet", "--executor", "inline"]
         if setting == "one-model-one-class":
             args += ["--category", "blob"]
         for p in cheap:
