@@ -45,6 +45,24 @@ def align_feature_maps(rgb_tokens: Any, point_features: Any, size: int, *, pool_
     return rgb[0].permute(1, 2, 0).contiguous(), pts[0].permute(1, 2, 0).contiguous()
 
 
+def sample_feature_rows(rgb_backbone: Any, point_backbone: Any, sample: Any, size: int, *, device: str = "cpu",
+                        method: str = "this detector") -> tuple[Any, Any, Any]:
+    """One RGB + 3D sample's aligned features as rows: (S*S, D_rgb), (S*S, D_3d) and the (S*S,) valid mask.
+
+    The frozen features come through benchkit's feature cache (`benchkit.cached_features`), then `align_feature_maps`
+    lays both on the S x S grid (CFM's recipe, as MAFR and the text-guided method use it)."""
+    from benchkit import DataError, cached_features
+
+    if sample.rgb is None or sample.xyz is None:
+        raise DataError(None, f"sample {sample.id!r} lacks RGB or an organized point cloud; {method} needs both",
+                        "run it on an RGB + 3D dataset (mvtec3d, eyecandies, synthetic-rgbd)")
+    rgb = cached_features(rgb_backbone, sample.rgb)
+    points = cached_features(point_backbone, sample.xyz, sample.valid)
+    rgb, points = align_feature_maps(rgb, points, size, device=device)
+    valid = valid_positions(points).reshape(-1)
+    return rgb.reshape(-1, rgb.shape[-1]), points.reshape(-1, points.shape[-1]), valid
+
+
 def valid_positions(point_features: Any) -> Any:
     """(H, W) bool: positions whose point feature vector is not all zero (no point projects there otherwise)."""
     return (point_features != 0).any(dim=-1)

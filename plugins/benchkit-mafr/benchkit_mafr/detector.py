@@ -26,13 +26,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from benchkit import DataError, Detector, Prediction, Sample, build_backbone, cached_features, rng
+from benchkit import DataError, Detector, Prediction, Sample, build_backbone, rng
 from benchkit_components.feature_maps import (
-    align_feature_maps,
+    sample_feature_rows,
     box_smooth,
     channel_statistics,
     normalized_map_and_score,
-    valid_positions,
 )
 
 from .losses import SMOOTHNESS_CHANNELS, census, smoothness, znssd
@@ -87,14 +86,8 @@ class MAFR(Detector):
     # -- features ---------------------------------------------------------------------------------------------------
     def _feature_maps(self, sample: Sample) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(S*S, D_rgb) and (S*S, D_3d) rows on the device and the (S*S,) valid mask of one sample."""
-        if sample.rgb is None or sample.xyz is None:
-            raise DataError(None, f"sample {sample.id!r} lacks RGB or an organized point cloud; MAFR needs both",
-                            "run mafr on an RGB + 3D dataset (mvtec3d, eyecandies, synthetic-rgbd)")
-        rgb = cached_features(self.rgb_backbone_, sample.rgb)
-        points = cached_features(self.point_backbone_, sample.xyz, sample.valid)
-        rgb, points = align_feature_maps(rgb, points, self.feature_size, device=self.device)
-        valid = valid_positions(points).reshape(-1)
-        return rgb.reshape(-1, rgb.shape[-1]), points.reshape(-1, points.shape[-1]), valid
+        return sample_feature_rows(self.rgb_backbone_, self.point_backbone_, sample, self.feature_size,
+                                   device=self.device, method="MAFR")
 
     def _standardized(self, rgb: torch.Tensor, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.standardize:
