@@ -269,7 +269,7 @@ def prepare(name: str, root: str | Path | None = None, data_root: str | Path | N
             "config": dataset.config(), "problems": problems}
 
 
-# -- CLI glue (the parser is built in benchkit.cli) --------------------------------------------------------------------
+# -- CLI glue (the parser is built in benchkit.cli_parser) -------------------------------------------------------------
 def cli(args) -> int:
     action = args.action
     data_root = getattr(args, "data_root", None)
