@@ -16,7 +16,8 @@ A detector can rely on this, and on nothing else:
 - **Maps.** Higher means more anomalous. Unorganized clouds: one score per input point, in input order. Organized
   scans: any 2-D map; the harness resizes it bilinearly to the dataset's evaluation size (ground truth nearest).
 - **Backbones.** Feature extractors come from `benchkit.build_backbone`, never constructed by hand: the harness
-  decides their weights and records them.
+  decides their weights and records them. `Detector.backbone_names` tells the planner which ones ``fit`` will build,
+  so that a missing weights file skips the job before it starts.
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ class Detector(ABC):
     def memory_bank_bytes(self) -> int:
         """Bytes of stored training features (memory banks), zero when there are none."""
         return 0
+
+    def backbone_names(self) -> list[str]:
+        """The registered backbones ``fit`` will build with these parameters: the planner checks their weights files
+        before the job starts. Default: the values of the constructor parameters named ``backbone`` or
+        ``*_backbone``; override when one of them is not always built, or a backbone is built by a fixed name."""
+        names = [v for k, v in self.get_params().items() if (k == "backbone" or k.endswith("_backbone"))
+                 and isinstance(v, str)]
+        return list(dict.fromkeys(names))
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters and their values, recorded in the job config (scikit-learn convention)."""

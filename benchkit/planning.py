@@ -42,6 +42,7 @@ class Planner:
     notes: list[str] = field(default_factory=list)  # messages for the user (datasets not found, ...)
     _datasets: dict[str, Dataset] = field(default_factory=dict)
     _unavailable: set[str] = field(default_factory=set)
+    _backbones: dict[tuple[str, str | None], list[str]] = field(default_factory=dict)  # backbones_needed, per variant
 
     def available_datasets(self, names: Iterable[str]) -> dict[str, Dataset]:
         """Open and prepare the named datasets; those without a copy on disk are left out with a note."""
@@ -194,27 +195,51 @@ class Planner:
             params["device"] = self.device
         return params
 
+    def backbones_needed(self, det_spec, backbone: str | None) -> list[str]:
+        """Every registered backbone the detector's job will build: the variant's (or the spec's default) and those
+        the detector, built with this run's parameters, names (`Detector.backbone_names`)."""
+        key = (det_spec.name, backbone)
+        if key not in self._backbones:
+            params = {**self._harness_params(det_spec, seed=0), **self.detector_params}
+            named = det_spec.build(backbone, **params).backbone_names()
+            default = backbone or (det_spec.backbones[0] if det_spec.backbones else None)
+            self._backbones[key] = [n for n in dict.fromkeys([default, *named]) if n in self.registry.backbones]
+        return self._backbones[key]
+
+    def _weights_files(self, det_spec, backbone: str | None) -> list[tuple[str, Path]]:
+        """(backbone, weights file) of each needed backbone that loads pretrained weights; a file two backbones share
+        (CLIP's image and text towers) once."""
+        files: dict[Path, str] = {}
+        for name in self.backbones_needed(det_spec, backbone):
+            path = self.registry.backbones[name].weights_path()
+            if path is not None:
+                files.setdefault(path, name)
+        return [(name, path) for path, name in files.items()]
+
     def missing_weights(self, det_spec, backbone: str | None) -> str | None:
-        """Why a detector cannot run here for want of pretrained weights (checked before any process starts)."""
-        name = backbone or (det_spec.backbones[0] if det_spec.backbones else None)
-        spec = self.registry.backbones.get(name) if name else None
-        path = None if spec is None else spec.weights_path()
-        if self.allow_random_init or path is None or path.is_file():
+        """Why a detector cannot run here for want of pretrained weights (checked before any process starts): every
+        missing file of every backbone it will build, each with where to get it."""
+        if self.allow_random_init:
             return None
-        return str(MissingWeightsError(
-            f"{det_spec.name} (backbone {name})", path,
-            (spec.weights_hint + "; " if spec.weights_hint else "")
-            + "or pass --allow-random-init to run it with random weights (flagged in records)"))
+        missing = [(name, path) for name, path in self._weights_files(det_spec, backbone) if not path.is_file()]
+        if not missing:
+            return None
+        hints = {name: self.registry.backbones[name].weights_hint for name, _ in missing}
+        problems = [str(MissingWeightsError(f"{det_spec.name} (backbone {name})", path, hints[name]))
+                    for name, path in missing]
+        message = ". ".join(problems)
+        if "--allow-random-init" not in message:  # most hints say it already
+            message += "; or pass --allow-random-init to run it with random weights (flagged in records)"
+        return message
 
     def planned_weights(self, det_spec, backbone: str | None) -> str:
-        """The weights kind a job will record when it runs as planned; its record's place depends on it, so that a
-        random-init run never overwrites a pretrained one."""
-        name = backbone or (det_spec.backbones[0] if det_spec.backbones else None)
-        spec = self.registry.backbones.get(name) if name else None
-        path = None if spec is None else spec.weights_path()
-        if path is None:
+        """The weights kind a job will record when it runs as planned (the driver's rule over every backbone built:
+        random-init over pretrained over none); its record's place depends on it, so that a random-init run never
+        overwrites a pretrained one."""
+        present = [path.is_file() for _, path in self._weights_files(det_spec, backbone)]
+        if not present:
             return "none"
-        return "pretrained" if path.is_file() else "random-init"
+        return "pretrained" if all(present) else "random-init"
 
     def _not_run(self, detector: str, ds_spec: DatasetSpec, setting: str, seed: int, reason: str,
                  status: str = "skipped", error_type: str = "Incompatible", category: str = ALL) -> NotRun:
