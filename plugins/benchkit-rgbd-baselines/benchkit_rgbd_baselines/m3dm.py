@@ -155,6 +155,11 @@ class M3DM(Detector):
     def _uses(self, modality: str) -> bool:
         return self.modality in ("both", modality)
 
+    def backbone_names(self) -> list[str]:
+        """Only the backbones of the modalities in use: ``m3dm-rgb`` runs without Point-MAE weights."""
+        used = ((self.backbone, "rgb"), (self.point_backbone, "xyz"))
+        return [name for name, modality in used if self._uses(modality)]
+
     def _features(self, sample: Sample) -> dict[str, np.ndarray]:
         """{"rgb": (784, D1) patches, "xyz": (3136, D2) patches} of one sample, for the modalities in use."""
         out = {}
