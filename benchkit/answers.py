@@ -19,7 +19,7 @@ import os
 import pickle
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -104,6 +104,11 @@ class Answers:
             samples=[SampleScore(id=i, category=c, label=lab, score=s)
                      for i, c, lab, s in zip(scored.ids, scored.categories, scored.labels, scored.scores)])
 
+    def run(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(registry, *args)`` with this process's registry: scoring that is not a blinded job's, such as
+        `benchkit evaluate`'s. ``function`` is module-level, so that it reaches an isolated process by name."""
+        return function(self.registry, *args)
+
     def close(self) -> None:
         self._pending.clear()
 
@@ -169,6 +174,9 @@ class IsolatedAnswers:
 
     def score(self, job: Job, predictions: Predictions) -> JobScore:
         return self._run("score", job, predictions)
+
+    def run(self, function: Callable[..., Any], *args: Any) -> Any:
+        return self._run("run", function, *args)
 
     def close(self) -> None:
         if self._pool is not None:

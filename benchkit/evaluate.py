@@ -32,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from benchkit.answers import JobScore
 from benchkit.datasets import Dataset
 from benchkit.errors import DataError, PluginError, UsageError
 from benchkit.jobs import ALL, Job, ids_digest, jsonable, record_path
-from benchkit.plugins import get_registry
+from benchkit.plugins import Registry, get_registry
 from benchkit.sample import Sample, SampleRef
 from benchkit.scoring import ScoredSamples, sample_counts, score_metrics
 from benchkit.settings import Plan
@@ -110,11 +111,11 @@ def _check_finite(path: Path, values: np.ndarray) -> None:
                         "write finite scores")
 
 
-def open_copy(dataset: str, root: Path | None) -> Dataset:
+def open_copy(dataset: str, root: Path | None, registry: Registry | None = None) -> Dataset:
     """The named dataset's reader on ``root``, the folder of one copy laid out as the original download (as for
     ``benchkit datasets verify``). Embedded datasets may pass None: their generated copy in the cache is used (and
     generated first if needed). The registry raises a clear error for an unknown name."""
-    spec = get_registry().get("datasets", dataset)
+    spec = (registry or get_registry()).get("datasets", dataset)
     if root is None:
         if not spec.embedded:
             raise DataError(None, f"dataset {dataset}: no root given", "pass the folder holding the original download")
@@ -145,25 +146,32 @@ def score_category(reader: Dataset, category: str, maps: Path, scored: ScoredSam
         scored.add(sample, category, float(values.max()), values, reader.eval_size)
 
 
-def _score_maps(dataset: str, root: Path | None, maps: Path, name: str):
-    """(reader, categories with maps, `ScoredSamples` of all their test samples)."""
-    maps = Path(maps)
-    if not maps.is_dir():
+def _require_folder(maps: Path) -> None:
+    if not Path(maps).is_dir():
         raise DataError(maps, "maps folder not found", "pass the folder holding <category>/test/... anomaly maps")
-    reader = open_copy(dataset, root)
+
+
+def _categories_with_maps(reader: Dataset, maps: Path, name: str) -> list[str]:
+    """The dataset's categories that have a folder under ``maps``; any other folder, or none, is a DataError."""
+    maps = Path(maps)
     known = set(reader.categories())
     present = sorted(p.name for p in maps.iterdir() if p.is_dir())
     unknown = [c for c in present if c not in known]
     if unknown:
         raise DataError(maps / unknown[0], f"detector {name}: category folder {unknown[0]!r} is not a category of "
-                                           f"{dataset} at {reader.root}", f"known categories: {', '.join(sorted(known))}")
+                                           f"{reader.name} at {reader.root}",
+                        f"known categories: {', '.join(sorted(known))}")
     if not present:
         raise DataError(maps, f"detector {name}: no category folders",
                         f"lay maps out as <maps>/<category>/test/<sample id>; categories: {', '.join(sorted(known))}")
+    return present
+
+
+def _score_maps(reader: Dataset, categories: Sequence[str], maps: Path) -> ScoredSamples:
     scored = ScoredSamples()
-    for category in present:
-        score_category(reader, category, maps, scored)
-    return reader, present, scored
+    for category in categories:
+        score_category(reader, category, Path(maps), scored)
+    return scored
 
 
 def _plan(reader: Dataset, categories: list[str], category: str) -> Plan:
@@ -174,12 +182,36 @@ def _plan(reader: Dataset, categories: list[str], category: str) -> Plan:
 def evaluate_maps(dataset: str, root: Path | None, maps: Path, name: str,
                   metrics: Sequence[str] | None = None) -> tuple[dict, dict]:
     """Metrics per category (plus ``mean`` when several, as in run records) and counts per category (`Counts`) of
-    the maps of detector ``name`` under ``maps``, for dataset ``dataset`` at ``root`` (see `open_copy`).
+    the maps of detector ``name`` under ``maps``, for dataset ``dataset`` at ``root`` (see `open_copy`), computed in
+    this process.
 
     Metrics and counts come from the shared scoring step, so they match what `benchkit run` records.
     """
-    reader, present, scored = _score_maps(dataset, root, maps, name)
+    _require_folder(maps)
+    reader = open_copy(dataset, root)
+    present = _categories_with_maps(reader, maps, name)
+    scored = _score_maps(reader, present, maps)
     return score_metrics(scored, metrics), sample_counts(_plan(reader, present, ALL), scored)
+
+
+def score_groups(registry: Registry, dataset: str, root: str, maps: str, groups: list[tuple[list[str], str]],
+                 metrics: Sequence[str] | None, seed: int) -> list[JobScore]:
+    """Runs in the answer process (`Answers.run`): one `JobScore` per (categories, record category) group, from the
+    maps and the dataset's answers, loaded only here."""
+    from benchkit.results import SampleScore
+    from benchkit.stats import bootstrap_intervals
+
+    reader = open_copy(dataset, Path(root), registry)
+    scored = _score_maps(reader, [c for categories, _ in groups for c in categories], Path(maps))
+    out = []
+    for categories, category in groups:
+        sub = scored.subset(categories)
+        out.append(JobScore(
+            counts=sample_counts(_plan(reader, categories, category), sub), metrics=score_metrics(sub, metrics),
+            intervals=bootstrap_intervals(sub.labels, sub.scores, sub.categories, sub.gts, sub.maps, seed=seed),
+            samples=[SampleScore(id=i, category=c, label=lab, score=s)
+                     for i, c, lab, s in zip(sub.ids, sub.categories, sub.labels, sub.scores)]))
+    return out
 
 
 def check_identity(name: str, setting: str) -> None:
@@ -221,22 +253,31 @@ def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, set
     """Score the maps and write result records like `benchkit run` does: one per category for the
     one-model-one-class setting, else one record for all categories (``category: "all"``). The detector version is
     recorded as ``external``, the config names the maps folder, and the records go to `external_record_path`.
-    Returns the record paths."""
+    Scoring runs where `run` scores (`benchkit.answers.answers_for`): in the answer process, which imports no
+    detector plugin, when the dataset's plugin can be imported by name; the records say where
+    (``provenance.scored_in``). Returns the record paths."""
     from benchkit import __version__
+    from benchkit.answers import answers_for
     from benchkit.driver import make_record
-    from benchkit.results import SampleScore, config_hash, write_record
-    from benchkit.stats import bootstrap_intervals
+    from benchkit.results import config_hash, write_record
 
     check_identity(name, setting)
     started = time.perf_counter()
-    reader, present, scored = _score_maps(dataset, root, maps, name)
+    _require_folder(maps)
+    reader = open_copy(dataset, root)
+    present = _categories_with_maps(reader, maps, name)
     per_category = setting.split(":")[0] == "one-model-one-class"
     groups = [([c], c) for c in present] if per_category else [(present, ALL)]
     _refuse_foreign([external_record_path(results, dataset, setting, name, c, seed) for _, c in groups])
+    answers = answers_for(get_registry(), [dataset], isolate=True)
+    try:
+        scores = answers.run(score_groups, dataset, str(Path(reader.root).resolve()), str(Path(maps).resolve()),
+                             groups, metrics, seed)
+    finally:
+        answers.close()
     paths = []
-    for categories, category in groups:
+    for (categories, category), score in zip(groups, scores):
         plan = _plan(reader, categories, category)
-        sub = scored.subset(categories)
         config = {
             "detector": {"name": name, "version": EXTERNAL, "maps": str(Path(maps).resolve()),
                          "evaluated_by": f"benchkit {__version__} evaluate"},
@@ -255,13 +296,9 @@ def write_records(dataset: str, root: Path | None, maps: Path, name: str, *, set
                   dataset_root=str(reader.root), data_root=None, dataset_options={}, detector_params={}, config=config,
                   config_hash=config_hash(config), record_path=str(path), executor="none", metrics=metrics,
                   incomplete=not per_category and bool(set(reader.expected_categories()) - set(categories)))
-        record = make_record(
-            job, "ok", counts=sample_counts(plan, sub), metrics=score_metrics(sub, metrics),
-            intervals=bootstrap_intervals(sub.labels, sub.scores, sub.categories, sub.gts, sub.maps, seed=seed),
-            samples=[SampleScore(id=i, category=c, label=lab, score=s)
-                     for i, c, lab, s in zip(sub.ids, sub.categories, sub.labels, sub.scores)],
-            duration_seconds=time.perf_counter() - started,
-        )
+        record = make_record(job, "ok", counts=score.counts, metrics=score.metrics, intervals=score.intervals,
+                             samples=score.samples, duration_seconds=time.perf_counter() - started,
+                             scored_in=answers.where)
         write_record(record, path)
         paths.append(path)
     return paths

@@ -180,6 +180,7 @@ def test_cli_writes_valid_records(mvtec, tmp_path, capsys):
     assert [p.name for p in records] == ["bagel__seed0.json", "foam__seed0.json"]  # one per category
     record = load_record(records[0])
     assert record.status == "ok" and record.job.detector == "ext-det" and record.job.detector_version == "external"
+    assert record.provenance.scored_in == "isolated"  # like run: in the answer process
     expected, counts = evaluate_maps("mvtec3d", mvtec, maps, "ext-det")
     assert record.metrics == {"bagel": expected["bagel"]}
     assert record.counts["bagel"] == counts["bagel"]
@@ -239,6 +240,28 @@ def test_evaluated_records_keep_their_own_identity(mvtec, tmp_path, capsys, monk
     assert main([*base, "--name", "ext"]) == 1
     assert "a file that `benchkit evaluate` did not write is in the way; it is kept" in capsys.readouterr().err
     assert load_record(path) == foreign
+
+
+def test_evaluate_scores_in_the_answer_process_out_of_reach_of_detector_plugins(mvtec, bk_env, monkeypatch):
+    """As for `run` (tests/test_scoring_isolated.py): a plugin that patches `benchkit.metrics` when imported makes
+    every metric 1.0 in this process, yet the records `evaluate` writes hold the honest chance-level scores of
+    constant maps, and say where they were scored."""
+    import benchkit.metrics
+    from benchkit.evaluate import write_records
+    from benchkit.results import load_record
+
+    monkeypatch.setenv("BENCHKIT_PLUGINS", "fixture_plugins,hostile_metrics")
+    monkeypatch.setattr(benchkit.metrics, "compute_metrics", benchkit.metrics.compute_metrics)  # restored after
+    monkeypatch.delitem(sys.modules, "hostile_metrics", raising=False)  # imported afresh, so it patches again
+    maps = bk_env / "maps"
+    _write_tiff_maps(mvtec, maps, lambda sample, reader: np.zeros(sample.map_shape, np.float32))
+    assert evaluate_maps("mvtec3d", mvtec, maps, "flat")[0]["bagel"]["i_auroc"] == 1.0  # patched here: the attack
+    for path in write_records("mvtec3d", mvtec, maps, "flat", results=bk_env / "results"):
+        record = load_record(path)
+        assert record.provenance.scored_in == "isolated"
+        (metrics,) = record.metrics.values()
+        assert metrics["i_auroc"] == 0.5 and metrics["p_auroc"] == 0.5
+    sys.modules.pop("hostile_metrics", None)
 
 
 def test_non_utf8_point_scores_are_a_named_error(real3d, tmp_path):
