@@ -325,3 +325,28 @@ def check_dataset(spec: DatasetSpec, root: str | Path, *, max_samples: int = 4, 
     if problems:
         raise ContractError(what, problems)
     return ["available", "categories", "stable index", "samples load", "labels and ground truth"]
+
+
+# -- large generated inputs ------------------------------------------------------------------------------------------
+_generated: dict[tuple, Path] = {}
+
+
+def generated_once(write: Callable[..., Any], path: str | Path, **params: Any) -> Path:
+    """``write(path, **params)``, done once per test process: the first call writes the file into a temporary folder
+    (removed at exit), every call links ``path`` to that file and returns ``path``. For large inputs that tests of
+    several plugins need, such as full-size checkpoints in an official layout (a minute to write on a small CPU);
+    the weights digest of `benchkit.build_backbone` is then computed once too. Tests must not write to ``path``."""
+    import atexit
+    import shutil
+    import tempfile
+
+    path = Path(path)
+    key = (write.__module__, write.__qualname__, path.name, tuple(sorted(params.items())))
+    if key not in _generated:
+        folder = Path(tempfile.mkdtemp(prefix="benchkit-generated-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        write(folder / path.name, **params)
+        _generated[key] = folder / path.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(_generated[key])
+    return path

@@ -74,3 +74,20 @@ def test_pytest_plugin_fixtures(benchkit_env, benchkit_samples, benchkit_cli, ca
     train, _ = benchkit_samples("points")
     assert train[0].points.shape == (400, 3)
     assert benchkit_cli("--version") == 0 and capsys.readouterr().out.strip()
+
+
+def test_generated_once_writes_a_file_once_and_links_it_where_each_test_asks(tmp_path):
+    from benchkit.backbones import file_digest
+    from benchkit.testing import generated_once
+
+    calls = []
+
+    def write(path, seed):
+        calls.append(seed)
+        path.write_bytes(bytes([seed]) * 1000)
+
+    a = generated_once(write, tmp_path / "a" / "weights.pth", seed=7)
+    b = generated_once(write, tmp_path / "b" / "weights.pth", seed=7)
+    other = generated_once(write, tmp_path / "c" / "weights.pth", seed=8)
+    assert calls == [7, 8] and a.read_bytes() == b.read_bytes() == bytes([7]) * 1000 != other.read_bytes()
+    assert a.is_symlink() and file_digest(a) == file_digest(b)  # one digest for the shared file
