@@ -33,7 +33,8 @@ from benchkit.jobs import Job
 from benchkit.plugins import Registry, build_registry, plugin_modules
 from benchkit.results import Counts, SampleScore
 from benchkit.sample import SampleRef
-from benchkit.scoring import Predictions, sample_counts, score_metrics, score_predictions
+from benchkit.scoring import Predictions, ScoredSamples, sample_counts, score_metrics, score_predictions
+from benchkit.settings import Plan
 
 
 class ScoringProcessDied(BenchkitError):
@@ -48,6 +49,18 @@ class JobScore:
     metrics: dict[str, dict[str, float | None]]
     intervals: dict[str, Any]
     samples: list[SampleScore]
+
+    @classmethod
+    def of(cls, plan: Plan, scored: ScoredSamples, metrics: Sequence[str] | None, seed: int) -> JobScore:
+        """The score of a job's answered test samples: counts, metrics, bootstrap intervals, per-sample scores."""
+        from benchkit.stats import bootstrap_intervals
+
+        return cls(
+            counts=sample_counts(plan, scored), metrics=score_metrics(scored, metrics),
+            intervals=bootstrap_intervals(scored.labels, scored.scores, scored.categories, scored.gts, scored.maps,
+                                          seed=seed),
+            samples=[SampleScore(id=i, category=c, label=lab, score=s)
+                     for i, c, lab, s in zip(scored.ids, scored.categories, scored.labels, scored.scores)])
 
 
 class Answers:
@@ -84,7 +97,6 @@ class Answers:
     def score(self, job: Job, predictions: Predictions) -> JobScore:
         """Score the predictions of a blinded job (made in presentation order) and draw its thumbnails. ``job`` is
         the job `blind` returned."""
-        from benchkit.stats import bootstrap_intervals
         from benchkit.thumbnails import save_job_thumbnails
 
         if job.record_path not in self._pending:
@@ -96,13 +108,7 @@ class Answers:
         reader = self.reader(job)
         scored = score_predictions(job, reader, refs, predictions)
         save_job_thumbnails(job.record_path, reader, refs, predictions.maps)
-        plan = dataclasses.replace(job.plan, test=refs)
-        return JobScore(
-            counts=sample_counts(plan, scored), metrics=score_metrics(scored, job.metrics),
-            intervals=bootstrap_intervals(scored.labels, scored.scores, scored.categories, scored.gts, scored.maps,
-                                          seed=job.seed),
-            samples=[SampleScore(id=i, category=c, label=lab, score=s)
-                     for i, c, lab, s in zip(scored.ids, scored.categories, scored.labels, scored.scores)])
+        return JobScore.of(dataclasses.replace(job.plan, test=refs), scored, job.metrics, job.seed)
 
     def run(self, function: Callable[..., Any], *args: Any) -> Any:
         """``function(registry, *args)`` with this process's registry: scoring that is not a blinded job's, such as

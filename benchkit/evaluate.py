@@ -198,20 +198,10 @@ def score_groups(registry: Registry, dataset: str, root: str, maps: str, groups:
                  metrics: Sequence[str] | None, seed: int) -> list[JobScore]:
     """Runs in the answer process (`Answers.run`): one `JobScore` per (categories, record category) group, from the
     maps and the dataset's answers, loaded only here."""
-    from benchkit.results import SampleScore
-    from benchkit.stats import bootstrap_intervals
-
     reader = open_copy(dataset, Path(root), registry)
     scored = _score_maps(reader, [c for categories, _ in groups for c in categories], Path(maps))
-    out = []
-    for categories, category in groups:
-        sub = scored.subset(categories)
-        out.append(JobScore(
-            counts=sample_counts(_plan(reader, categories, category), sub), metrics=score_metrics(sub, metrics),
-            intervals=bootstrap_intervals(sub.labels, sub.scores, sub.categories, sub.gts, sub.maps, seed=seed),
-            samples=[SampleScore(id=i, category=c, label=lab, score=s)
-                     for i, c, lab, s in zip(sub.ids, sub.categories, sub.labels, sub.scores)]))
-    return out
+    return [JobScore.of(_plan(reader, categories, category), scored.subset(categories), metrics, seed)
+            for categories, category in groups]
 
 
 def check_identity(name: str, setting: str) -> None:
