@@ -57,7 +57,7 @@ def smoothness(original: torch.Tensor, restored: torch.Tensor, grid: tuple[int, 
 
 
 def census(original: torch.Tensor, restored: torch.Tensor, grid: tuple[int, int], patch: int = 7) -> torch.Tensor:
-    def pool(x):
-        return F.avg_pool2d(_as_map(x, grid), kernel_size=patch, stride=1, padding=patch // 2)
-
-    return (pool(original) - pool(restored)).abs().mean()
+    """|pool(original) - pool(restored)|, computed as |pool(original - restored)| (pooling is linear: one pool
+    instead of two, equal up to float rounding)."""
+    pooled = F.avg_pool2d(_as_map(original - restored, grid), kernel_size=patch, stride=1, padding=patch // 2)
+    return pooled.abs().mean()

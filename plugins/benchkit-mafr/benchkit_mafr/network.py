@@ -38,6 +38,16 @@ class CBAM(nn.Module):
         stats = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
         return x * torch.sigmoid(self.spatial_conv(stats))
 
+    def per_pixel(self, rows: torch.Tensor) -> torch.Tensor:
+        """``forward`` of each row (N, C) as its own C x 1 x 1 map (the authors' use), without the maps: a pixel's
+        mean and max pools are the pixel itself, and of the zero-padded 7 x 7 convolution only the centre tap meets
+        it. Equal to ``forward(rows[:, :, None, None])[:, :, 0, 0]`` up to float rounding, several times faster."""
+        gate = self.channel_mlp(rows)
+        rows = rows * torch.sigmoid(gate + gate)
+        stats = torch.stack([rows.mean(dim=1), rows.amax(dim=1)], dim=1)
+        centre = self.spatial_conv.kernel_size[0] // 2, self.spatial_conv.kernel_size[1] // 2
+        return rows * torch.sigmoid(stats @ self.spatial_conv.weight[0, :, centre[0], centre[1]])[:, None]
+
 
 class FusionEncoder(nn.Module):
     """Concatenated RGB and point features -> the shared latent embedding (one row per pixel)."""
@@ -79,7 +89,7 @@ class RestorationDecoder(nn.Module):
         for linear in self.linears[:-1]:
             x = self.dropout(self.act(self.norm(linear(x))))
         if self.cbam_mode == "per-pixel":
-            x = self.cbam(x[:, :, None, None])[:, :, 0, 0]
+            x = self.cbam.per_pixel(x)
         else:  # the image's rows as one C x H x W map
             h, w = grid
             x = self.cbam(x.T.reshape(1, -1, h, w)).reshape(x.shape[1], -1).T

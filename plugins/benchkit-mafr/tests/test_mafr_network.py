@@ -42,6 +42,20 @@ def test_per_pixel_cbam_sees_one_pixel_and_spatial_cbam_the_map():
         MAFRNet(6, 5, cbam="global")
 
 
+def test_per_pixel_cbam_shortcut_equals_the_module_on_one_pixel_maps():
+    torch.manual_seed(0)
+    cbam = MAFRNet(6, 40, latent_dim=8).decoder_3d.cbam
+    rows = torch.randn(32, 40)
+    torch.testing.assert_close(cbam.per_pixel(rows), cbam(rows[:, :, None, None])[:, :, 0, 0])
+
+
+def test_census_pools_the_difference_as_the_code_pools_each_map():
+    grid = (8, 8)
+    x, y = torch.randn(64, 3), torch.randn(64, 3)
+    pool = lambda rows: torch.nn.functional.avg_pool2d(rows.T.reshape(1, 3, 8, 8), 7, 1, 3)  # noqa: E731
+    torch.testing.assert_close(census(x, y, grid), (pool(x) - pool(y)).abs().mean())
+
+
 def test_znssd_ignores_per_pixel_brightness_and_contrast():
     x = torch.randn(20, 7)
     assert znssd(x, x) < 1e-10
