@@ -157,3 +157,17 @@ def test_dataset_options_reach_the_reader_and_the_record(bk_env, cli, capsys):
     assert cli("run", "--detector", "nn-distance", "--dataset", "tiny-points", "--dataset-option", "only",
                "--results", str(results), "--no-site", "--quiet") == 2
     assert "DATASET.KEY=VALUE" in capsys.readouterr().err
+
+
+def test_jobs_with_the_most_samples_start_first():
+    """Longest-first scheduling: a unified job (every category's samples) is handed out before one-class jobs, and
+    jobs of equal size keep their planned order."""
+    from types import SimpleNamespace
+
+    from benchkit.driver import largest_first
+
+    def job(name, n_train, n_test):
+        return SimpleNamespace(name=name, plan=SimpleNamespace(train=[0] * n_train, test=[0] * n_test))
+
+    planned = [job("a", 4, 12), job("b", 4, 12), job("unified", 24, 72), job("few", 1, 12), job("c", 4, 12)]
+    assert [j.name for j in largest_first(planned)] == ["unified", "a", "b", "c", "few"]
