@@ -4,7 +4,8 @@ Same grouping as Point-MAE (FPS centres, kNN groups). A group's token is
   [mean FPFH (33), std FPFH (33), mean / std of the points' offsets from the centre (3 + 3),
    eigenvalues of the offsets' covariance, ascending (3)]  -> 75 features,
 with offsets in units of the cloud's mean point spacing so that the token does not depend on the scan's scale.
-FPFH radii are multiples of that spacing too (FPFH and spacing from `benchkit_components.fpfh`).
+FPFH radii are multiples of that spacing too (FPFH and spacing from `benchkit_components.fpfh`). The per-point
+FPFH goes through the feature cache, so every detector on this backbone (and a job's warm-up sample) shares it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class FPFHBackbone(Backbone):
         points = np.asarray(points, dtype=np.float32)
         spacing = mean_spacing(points)
         per_point = fpfh(points, normal_radius=self.normal_radius * spacing, normal_max_nn=self.normal_max_nn,
-                         fpfh_radius=self.fpfh_radius * spacing, fpfh_max_nn=self.fpfh_max_nn)
+                         fpfh_radius=self.fpfh_radius * spacing, fpfh_max_nn=self.fpfh_max_nn, cached=True)
         groups = make_groups(points, self.num_group, self.group_size, device=self.device)
         hist = per_point[groups.index]  # (G, K, 33)
         offsets = groups.neighbourhoods(points) / spacing  # (G, K, 3)
