@@ -10,6 +10,7 @@ import torch
 import benchkit
 from benchkit import DataError, MissingWeightsError, build_backbone, cached_features, feature_cache
 from benchkit.backbones import job_options
+from benchkit.testing import generated_once
 from benchkit_image_backbones.checkpoints import write_dino_checkpoint, write_point_mae_checkpoint
 from benchkit_image_backbones.pixels import interpolate_to_points, lay_on_pixels, resize_organized
 
@@ -35,7 +36,7 @@ def dome(size: int = 96, seed: int = 0):
 
 
 def test_dino_loads_the_official_bare_state_dict_strictly(weights):
-    path = write_dino_checkpoint(weights / "dino_vitbase8_pretrain.pth", seed=1)
+    path = generated_once(write_dino_checkpoint, weights / "dino_vitbase8_pretrain.pth", seed=1)
     with job_options() as options:
         backbone = build_backbone("dino-vitb8")
     assert backbone.weights == "pretrained" and options.built[0]["sha256"] == backbone.identity["sha256"]
@@ -66,7 +67,7 @@ def test_dino_missing_file_skips_unless_random_init(weights):
 
 
 def test_point_mae_pixels_loads_the_official_layout_and_lays_tokens_on_pixels(weights):
-    write_point_mae_checkpoint(weights / "pointmae_pretrain.pth", seed=2)
+    generated_once(write_point_mae_checkpoint, weights / "pointmae_pretrain.pth", seed=2)
     with job_options() as options:
         backbone = build_backbone("point-mae-pixels", num_group=64, group_size=32)  # small: the format is the point
     assert backbone.weights == "pretrained"
