@@ -10,7 +10,8 @@ runs the same steps, timed in the same process on the same generated files.
   order, the ``ApproximateGreedyCoresetSampler`` loop (``torch.nn.Linear`` lift to 128-d, batchwise distances,
   ``torch.cat`` + ``torch.min`` per pick) to 10,000 features, faiss 1-NN, object score the maximum.
 
-Both sides get the same thread count (the process's: set ``OMP_NUM_THREADS`` to compare at a fixed count). open3d's
+The benchkit side is each detector's plain name, fit and predict, with the feature cache off (a cached feature is
+no speed-up over the reference). Both sides get the same thread count (the process's: set ``OMP_NUM_THREADS`` to compare at a fixed count). open3d's
 RANSAC is not repeatable, so the reference side of PatchCore can score differently from run to run.
 
 Prints one line per category: seconds (fit + predict) of each side, their ratio, I-AUROC of each side and the
@@ -193,6 +194,7 @@ def main() -> None:
     parser.add_argument("--categories", default="", help="comma-separated; default every category")
     parser.add_argument("--cache", default=os.environ.get("BENCHKIT_CACHE", "/tmp/benchkit-bench-cache"))
     args = parser.parse_args()
+    os.environ["BENCHKIT_FEATURE_CACHE"] = "off"  # both sides compute every feature: a cache hit is no speed-up
     registry = get_registry()
     wanted = [c for c in args.categories.split(",") if c]
     rows = []

@@ -1,0 +1,431 @@
+"""open3d's FPFH of an organized cloud, with the neighbours found through the pixel grid.
+
+Why it exists: on MVTec 3D-AD style scans BTF's FPFH radius (0.25 m) covers the whole object, so open3d's hybrid
+search is a 100-nearest-neighbour search, and open3d runs it twice per point (once for the point's SPFH, once to
+weight its neighbours' SPFH); those KD-tree searches are nearly all of BTF's cost. In an organized cloud a point's
+nearest neighbours in space are almost always its neighbours on the pixel grid, so here
+
+1. `grid_neighbours` finds each valid pixel's ``max_nn`` nearest points within ``radius`` (open3d's
+   ``KDTreeSearchParamHybrid`` rule: the ``max_nn`` nearest, then those strictly closer than the radius) among the
+   pixels of a window around its tile of the grid, in batches with torch. The result is exact, not a guess: each
+   tile's query balls lie in one ball around the tile's first point, and a KD-tree count (scipy) proves that this
+   ball holds no point outside the window; tiles where it does (depth edges, sparse borders) are searched with the
+   KD-tree instead.
+2. `fpfh_from_neighbours` computes open3d's SPFH histograms and their distance-weighted FPFH combination
+   (``pipelines/registration/Feature.cpp``: ``ComputePairFeatures``, ``ComputeSPFHFeature``,
+   ``ComputeFPFHFeature``) from that one neighbour list, vectorised.
+
+Normals stay open3d's (``estimate_normals``), so their orientation is open3d's. The result equals
+``open3d.pipelines.registration.compute_fpfh_feature`` up to floating-point summation order, except where several
+points lie at exactly the k-th distance (a tie open3d breaks by its tree's traversal order); the tests compare the
+two on the same clouds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from benchkit_components.neighbours import cpu_threads
+
+#: Plain functions the compiled kernels call (compiled with them).
+_DEVICE_FUNCTIONS = ("_eigenvector_of", "_second_eigenvector", "_smallest_eigenvector")
+#: Side of the square pixel tiles whose queries share one candidate window and one exactness proof.
+TILE = 2
+
+
+def _jit(function):
+    """numba-compile ``function`` on first use (parallel loops, cached on disk so later processes skip the compile);
+    numba is imported only when an organized FPFH is computed."""
+    compiled = None
+
+    def call(*args):
+        import numba
+
+        nonlocal compiled
+        if compiled is None:
+            numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+            function.__globals__["prange"] = numba.prange  # a parallel loop; in plain Python, range
+            for name in _DEVICE_FUNCTIONS:  # helpers the kernels call are compiled too
+                helper = function.__globals__[name]
+                if not hasattr(helper, "py_func"):
+                    function.__globals__[name] = numba.njit(cache=True, nogil=True)(helper)
+            compiled = numba.njit(parallel=True, cache=True, nogil=True)(function)
+        numba.set_num_threads(max(1, min(cpu_threads(), numba.config.NUMBA_NUM_THREADS)))
+        return compiled(*args)
+
+    call.__doc__ = function.__doc__
+    return call
+
+
+def _window_margin(max_nn: int, duplication: float) -> int:
+    """Pixels around a tile to search: the radius of a disc of ``max_nn`` distinct points (scaled by how often the
+    grid repeats a point, as nearest up-sampling does) plus the tile's diagonal, so most tiles are proven exact."""
+    return int(math.ceil(math.sqrt(max_nn * duplication / math.pi) + TILE * math.sqrt(2))) + 1
+
+
+def _duplication(xyz: np.ndarray, valid: np.ndarray) -> float:
+    """How many pixels show each distinct point, about: nearest up-sampling repeats rows and columns."""
+    same_as_left = (xyz[:, 1:] == xyz[:, :-1]).all(-1) & valid[:, 1:] & valid[:, :-1]
+    same_as_above = (xyz[1:] == xyz[:-1]).all(-1) & valid[1:] & valid[:-1]
+    count = max(1, int(valid.sum()))
+    return 1.0 / max(1e-3, (1 - same_as_left.sum() / count) * (1 - same_as_above.sum() / count))
+
+
+def _tile_knn_kernel(points, number, tile_rows, tile_cols, tile, margin, scan_rows, scan_cols, k, squared_radius,
+                     out_index, out_d2, centre_of, rho, in_window):
+    """For each tile: every query pixel's k nearest window points strictly within the radius (insertion into a
+    sorted buffer, scanning the window nearest pixels first so that far points are rejected at once; ties keep the
+    earlier pixel), the ball B(centre, rho) holding all the tiles' query balls, and how
+    many window points lie in it."""
+    span = tile + 2 * margin
+    radius = math.sqrt(squared_radius)
+    for t in prange(len(tile_rows)):  # noqa: F821 (numba's prange, injected below)
+        r0, c0 = tile_rows[t], tile_cols[t]
+        centre = -1
+        reach = 0.0
+        for qi in range(tile):
+            for qj in range(tile):
+                q = number[r0 + margin + qi, c0 + margin + qj]
+                if q < 0:
+                    continue
+                if centre < 0:
+                    centre = q
+                qx, qy, qz = points[q, 0], points[q, 1], points[q, 2]
+                found = 0
+                rows, cols = scan_rows[qi * tile + qj], scan_cols[qi * tile + qj]
+                for s in range(len(rows)):
+                    j = number[r0 + rows[s], c0 + cols[s]]
+                    if j < 0:
+                        continue
+                    dx, dy, dz = qx - points[j, 0], qy - points[j, 1], qz - points[j, 2]
+                    d = dx * dx + dy * dy + dz * dz
+                    if d >= squared_radius or (found == k and d >= out_d2[q, k - 1]):
+                        continue
+                    pos = found if found < k else k - 1
+                    while pos > 0 and out_d2[q, pos - 1] > d:
+                        out_d2[q, pos] = out_d2[q, pos - 1]
+                        out_index[q, pos] = out_index[q, pos - 1]
+                        pos -= 1
+                    out_d2[q, pos] = d
+                    out_index[q, pos] = j
+                    if found < k:
+                        found += 1
+                ball = math.sqrt(out_d2[q, k - 1]) if found == k else radius
+                cx, cy, cz = qx - points[centre, 0], qy - points[centre, 1], qz - points[centre, 2]
+                reach = max(reach, math.sqrt(cx * cx + cy * cy + cz * cz) + ball)
+        centre_of[t] = centre
+        rho[t] = reach * (1 + 1e-9)
+        if centre < 0:
+            continue
+        inside = 0
+        for a in range(span):
+            for b in range(span):
+                j = number[r0 + a, c0 + b]
+                if j >= 0:
+                    dx, dy, dz = points[j, 0] - points[centre, 0], points[j, 1] - points[centre, 1], \
+                        points[j, 2] - points[centre, 2]
+                    if math.sqrt(dx * dx + dy * dy + dz * dz) <= rho[t]:
+                        inside += 1
+        in_window[t] = inside
+
+
+def grid_neighbours(xyz: np.ndarray, valid: np.ndarray, max_nn: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each valid pixel's ``max_nn`` nearest valid points strictly within ``radius``, nearest first.
+
+    Points are numbered in row-major order of the valid pixels. Returns (indices, squared distances), each
+    N x max_nn; missing entries are -1 and inf. Squared distances are summed in float64 in open3d's order.
+    ``grid_neighbours.last_fallback_fraction`` tells which share of tiles the last call searched with the KD-tree.
+    """
+    from scipy.spatial import cKDTree
+
+    xyz = np.asarray(xyz, dtype=np.float64)
+    valid = np.asarray(valid, dtype=bool)
+    height, width = valid.shape
+    points = np.ascontiguousarray(xyz[valid])
+    n = len(points)
+    k = max(1, min(int(max_nn), n))
+    out_index = np.full((n, int(max_nn)), -1, dtype=np.int64)
+    out_d2 = np.full((n, int(max_nn)), np.inf)
+    if n == 0:
+        return out_index, out_d2
+    margin = _window_margin(k, _duplication(xyz, valid))
+
+    tiles_h, tiles_w = -(-height // TILE), -(-width // TILE)
+    number = np.full((tiles_h * TILE + 2 * margin, tiles_w * TILE + 2 * margin), -1, dtype=np.int64)
+    number[margin:margin + height, margin:margin + width][valid] = np.arange(n)
+    tile_rows, tile_cols = (np.divmod(np.arange(tiles_h * tiles_w), tiles_w)[i] * TILE for i in (0, 1))
+    centre = np.full(len(tile_rows), -1, dtype=np.int64)
+    rho = np.zeros(len(tile_rows))
+    in_window = np.zeros(len(tile_rows), dtype=np.int64)
+    span = TILE + 2 * margin
+    window_r, window_c = np.divmod(np.arange(span * span), span)
+    scan = np.stack([np.argsort((window_r - margin - qi) ** 2 + (window_c - margin - qj) ** 2, kind="stable")
+                     for qi in range(TILE) for qj in range(TILE)])
+    _tile_knn(points, number, tile_rows, tile_cols, TILE, margin, window_r[scan], window_c[scan], k,
+              float(radius) ** 2, out_index, out_d2, centre, rho, in_window)
+
+    # the proof: a KD-tree count of all points in each tile's ball equals the count of its window points there
+    tree = cKDTree(points)
+    used = centre >= 0
+    in_space = np.zeros(len(centre), dtype=np.int64)
+    in_space[used] = tree.query_ball_point(points[centre[used]], rho[used] * (1 + 1e-7), return_length=True,
+                                           workers=cpu_threads())
+    unproven = used & (in_space != in_window)
+    if unproven.any():
+        queries = [number[r + margin:r + margin + TILE, c + margin:c + margin + TILE].ravel()
+                   for r, c in zip(tile_rows[unproven], tile_cols[unproven])]
+        queries = np.concatenate(queries)
+        queries = queries[queries >= 0]
+        _, found = tree.query(points[queries], k=k, workers=cpu_threads())
+        found = found.reshape(len(queries), k)
+        out_index[queries, :k] = found
+        out_d2[queries, :k] = ((points[queries, None, :] - points[found]) ** 2).sum(-1)
+        beyond = ~(out_d2[queries] < float(radius) ** 2)  # open3d keeps distances strictly below the radius
+        out_index[queries] = np.where(beyond, -1, out_index[queries])
+        out_d2[queries] = np.where(beyond, np.inf, out_d2[queries])
+    grid_neighbours.last_fallback_fraction = float(unproven.sum() / max(1, used.sum()))
+    return out_index, out_d2
+
+
+def _eigenvector_of(a00, a01, a02, a11, a12, a22, value):
+    """Unit eigenvector of the symmetric matrix for an eigenvalue of multiplicity one: the largest cross product of
+    two rows of (A - value I) (Eberly's robust 3 x 3 solver, as open3d's ``ComputeEigenvector0``)."""
+    r0 = (a00 - value, a01, a02)
+    r1 = (a01, a11 - value, a12)
+    r2 = (a02, a12, a22 - value)
+    c01 = (r0[1] * r1[2] - r0[2] * r1[1], r0[2] * r1[0] - r0[0] * r1[2], r0[0] * r1[1] - r0[1] * r1[0])
+    c02 = (r0[1] * r2[2] - r0[2] * r2[1], r0[2] * r2[0] - r0[0] * r2[2], r0[0] * r2[1] - r0[1] * r2[0])
+    c12 = (r1[1] * r2[2] - r1[2] * r2[1], r1[2] * r2[0] - r1[0] * r2[2], r1[0] * r2[1] - r1[1] * r2[0])
+    d0 = c01[0] * c01[0] + c01[1] * c01[1] + c01[2] * c01[2]
+    d1 = c02[0] * c02[0] + c02[1] * c02[1] + c02[2] * c02[2]
+    d2 = c12[0] * c12[0] + c12[1] * c12[1] + c12[2] * c12[2]
+    best, size = c01, d0
+    if d1 > size:
+        best, size = c02, d1
+    if d2 > size:
+        best, size = c12, d2
+    root = math.sqrt(size)
+    return best[0] / root, best[1] / root, best[2] / root
+
+
+def _second_eigenvector(a00, a01, a02, a11, a12, a22, e0, value):
+    """The eigenvector for a second eigenvalue, orthogonal to ``e0`` (open3d's ``ComputeEigenvector1``)."""
+    if abs(e0[0]) > abs(e0[1]):
+        inv = 1 / math.sqrt(e0[0] * e0[0] + e0[2] * e0[2])
+        u = (-e0[2] * inv, 0.0, e0[0] * inv)
+    else:
+        inv = 1 / math.sqrt(e0[1] * e0[1] + e0[2] * e0[2])
+        u = (0.0, e0[2] * inv, -e0[1] * inv)
+    v = (e0[1] * u[2] - e0[2] * u[1], e0[2] * u[0] - e0[0] * u[2], e0[0] * u[1] - e0[1] * u[0])
+    au = (a00 * u[0] + a01 * u[1] + a02 * u[2], a01 * u[0] + a11 * u[1] + a12 * u[2],
+          a02 * u[0] + a12 * u[1] + a22 * u[2])
+    av = (a00 * v[0] + a01 * v[1] + a02 * v[2], a01 * v[0] + a11 * v[1] + a12 * v[2],
+          a02 * v[0] + a12 * v[1] + a22 * v[2])
+    m00 = u[0] * au[0] + u[1] * au[1] + u[2] * au[2] - value
+    m01 = u[0] * av[0] + u[1] * av[1] + u[2] * av[2]
+    m11 = v[0] * av[0] + v[1] * av[1] + v[2] * av[2] - value
+    if abs(m00) >= abs(m11):
+        if max(abs(m00), abs(m01)) <= 0:
+            return u
+        if abs(m00) >= abs(m01):
+            m01 /= m00
+            m00 = 1 / math.sqrt(1 + m01 * m01)
+            m01 *= m00
+        else:
+            m00 /= m01
+            m01 = 1 / math.sqrt(1 + m00 * m00)
+            m00 *= m01
+        return (m01 * u[0] - m00 * v[0], m01 * u[1] - m00 * v[1], m01 * u[2] - m00 * v[2])
+    if max(abs(m11), abs(m01)) <= 0:
+        return u
+    if abs(m11) >= abs(m01):
+        m01 /= m11
+        m11 = 1 / math.sqrt(1 + m01 * m01)
+        m01 *= m11
+    else:
+        m11 /= m01
+        m01 = 1 / math.sqrt(1 + m11 * m11)
+        m11 *= m01
+    return (m11 * u[0] - m01 * v[0], m11 * u[1] - m01 * v[1], m11 * u[2] - m01 * v[2])
+
+
+def _smallest_eigenvector(a00, a01, a02, a11, a12, a22):
+    """open3d's ``FastEigen3x3``: the eigenvector of the smallest eigenvalue, with open3d's sign (which FPFH's angles
+    depend on), from the closed-form eigenvalues of the matrix scaled by its largest entry."""
+    scale = max(a00, a01, a02, a11, a12, a22)
+    if scale == 0:
+        return 0.0, 0.0, 0.0
+    a00, a01, a02, a11, a12, a22 = a00 / scale, a01 / scale, a02 / scale, a11 / scale, a12 / scale, a22 / scale
+    off = a01 * a01 + a02 * a02 + a12 * a12
+    if off <= 0:
+        if a00 < a11 and a00 < a22:
+            return 1.0, 0.0, 0.0
+        if a11 < a00 and a11 < a22:
+            return 0.0, 1.0, 0.0
+        return 0.0, 0.0, 1.0
+    q = (a00 + a11 + a22) / 3
+    b00, b11, b22 = a00 - q, a11 - q, a22 - q
+    p = math.sqrt((b00 * b00 + b11 * b11 + b22 * b22 + off * 2) / 6)
+    c00 = b11 * b22 - a12 * a12
+    c01 = a01 * b22 - a12 * a02
+    c02 = a01 * a12 - b11 * a02
+    half_det = min(max((b00 * c00 - a01 * c01 + a02 * c02) / (p * p * p) * 0.5, -1.0), 1.0)
+    angle = math.acos(half_det) / 3.0
+    beta2 = math.cos(angle) * 2
+    beta0 = math.cos(angle + 2.09439510239319549) * 2
+    beta1 = -(beta0 + beta2)
+    e0, e1, e2 = q + p * beta0, q + p * beta1, q + p * beta2
+    if half_det >= 0:
+        v2 = _eigenvector_of(a00, a01, a02, a11, a12, a22, e2)
+        if e2 < e0 and e2 < e1:
+            return v2
+        v1 = _second_eigenvector(a00, a01, a02, a11, a12, a22, v2, e1)
+        if e1 < e0 and e1 < e2:
+            return v1
+        return (v1[1] * v2[2] - v1[2] * v2[1], v1[2] * v2[0] - v1[0] * v2[2], v1[0] * v2[1] - v1[1] * v2[0])
+    v0 = _eigenvector_of(a00, a01, a02, a11, a12, a22, e0)
+    if e0 < e1 and e0 < e2:
+        return v0
+    v1 = _second_eigenvector(a00, a01, a02, a11, a12, a22, v0, e1)
+    if e1 < e0 and e1 < e2:
+        return v1
+    return (v0[1] * v1[2] - v0[2] * v1[1], v0[2] * v1[0] - v0[0] * v1[2], v0[0] * v1[1] - v0[1] * v1[0])
+
+
+def _normals_kernel(points, index, d2, max_nn, squared_radius):
+    """open3d's ``estimate_normals`` from sorted neighbour lists: the covariance (from raw moments, in list order) of
+    the first ``max_nn`` neighbours strictly within the radius, identity with fewer than 3; its smallest eigenvector
+    as ``FastEigen3x3`` gives it; (0, 0, 1) where that is zero."""
+    n = len(points)
+    out = np.zeros((n, 3))
+    for i in prange(n):  # noqa: F821
+        m = 0
+        s = np.zeros(9)
+        for a in range(min(max_nn, index.shape[1])):
+            j = index[i, a]
+            if j < 0 or not d2[i, a] < squared_radius:
+                break
+            x, y, z = points[j, 0], points[j, 1], points[j, 2]
+            s[0] += x
+            s[1] += y
+            s[2] += z
+            s[3] += x * x
+            s[4] += x * y
+            s[5] += x * z
+            s[6] += y * y
+            s[7] += y * z
+            s[8] += z * z
+            m += 1
+        if m >= 3:
+            for c in range(9):
+                s[c] /= m
+            normal = _smallest_eigenvector(s[3] - s[0] * s[0], s[4] - s[0] * s[1], s[5] - s[0] * s[2],
+                                           s[6] - s[1] * s[1], s[7] - s[1] * s[2], s[8] - s[2] * s[2])
+        else:
+            normal = _smallest_eigenvector(1.0, 0.0, 0.0, 1.0, 0.0, 1.0)
+        if normal[0] == 0.0 and normal[1] == 0.0 and normal[2] == 0.0:
+            normal = (0.0, 0.0, 1.0)
+        out[i, 0], out[i, 1], out[i, 2] = normal
+    return out
+
+
+def _spfh_kernel(points, normals, index, count):
+    """open3d's SPFH: per point with m > 1 neighbours, its pair features with neighbours 2..m in three 11-bin
+    histograms, each pair adding 100 / (m - 1)."""
+    n = len(points)
+    out = np.zeros((n, 33))
+    for i in prange(n):  # noqa: F821
+        m = count[i]
+        if m <= 1:
+            continue
+        increment = 100.0 / (m - 1)
+        for a in range(1, m):
+            j = index[i, a]
+            f0 = f1 = f2 = 0.0
+            dx, dy, dz = points[j, 0] - points[i, 0], points[j, 1] - points[i, 1], points[j, 2] - points[i, 2]
+            length = math.sqrt(dx * dx + dy * dy + dz * dz)
+            if length != 0.0:
+                sx, sy, sz = normals[i, 0], normals[i, 1], normals[i, 2]
+                tx, ty, tz = normals[j, 0], normals[j, 1], normals[j, 2]
+                angle1 = (sx * dx + sy * dy + sz * dz) / length
+                angle2 = (tx * dx + ty * dy + tz * dz) / length
+                if abs(angle1) < abs(angle2):  # the source is the point whose normal is more aligned with the line
+                    sx, sy, sz, tx, ty, tz = tx, ty, tz, sx, sy, sz
+                    dx, dy, dz = -dx, -dy, -dz
+                    f2 = -angle2
+                else:
+                    f2 = angle1
+                vx, vy, vz = dy * sz - dz * sy, dz * sx - dx * sz, dx * sy - dy * sx
+                v_norm = math.sqrt(vx * vx + vy * vy + vz * vz)
+                if v_norm == 0.0:
+                    f2 = 0.0
+                else:
+                    vx, vy, vz = vx / v_norm, vy / v_norm, vz / v_norm
+                    wx, wy, wz = sy * vz - sz * vy, sz * vx - sx * vz, sx * vy - sy * vx
+                    f1 = vx * tx + vy * ty + vz * tz
+                    f0 = math.atan2(wx * tx + wy * ty + wz * tz, sx * tx + sy * ty + sz * tz)
+            out[i, min(10, max(0, int(math.floor(11 * (f0 + math.pi) / (2.0 * math.pi)))))] += increment
+            out[i, 11 + min(10, max(0, int(math.floor(11 * (f1 + 1.0) * 0.5))))] += increment
+            out[i, 22 + min(10, max(0, int(math.floor(11 * (f2 + 1.0) * 0.5))))] += increment
+    return out
+
+
+def _fpfh_kernel(spfh, index, d2, count):
+    """open3d's FPFH from SPFH: neighbours 2..m at non-zero distance weighted by 1 / squared distance, each 11-bin
+    block rescaled to sum 100, plus the point's own SPFH; zero for points with m <= 1. (open3d divides each of the
+    33 values by the distance and sums the block as it goes; this multiplies by the inverse and sums the block from
+    the neighbour's block total, the same numbers up to rounding in the last bits.)"""
+    n = len(spfh)
+    out = np.zeros((n, 33))
+    block_total = np.zeros((n, 3))
+    for i in prange(n):  # noqa: F821
+        for b in range(33):
+            block_total[i, b // 11] += spfh[i, b]
+    for i in prange(n):  # noqa: F821
+        m = count[i]
+        if m <= 1:
+            continue
+        sums = np.zeros(3)
+        for a in range(1, m):
+            dist = d2[i, a]
+            if dist == 0.0:
+                continue
+            j = index[i, a]
+            weight = 1.0 / dist
+            for b in range(33):
+                out[i, b] += spfh[j, b] * weight
+            for c in range(3):
+                sums[c] += block_total[j, c] * weight
+        for c in range(3):
+            if sums[c] != 0.0:
+                sums[c] = 100.0 / sums[c]
+        for b in range(33):
+            out[i, b] = out[i, b] * sums[b // 11] + spfh[i, b]
+    return out
+
+
+_tile_knn = _jit(_tile_knn_kernel)
+_normals = _jit(_normals_kernel)
+_spfh = _jit(_spfh_kernel)
+_fpfh = _jit(_fpfh_kernel)
+
+
+def fpfh_from_neighbours(points: np.ndarray, normals: np.ndarray, index: np.ndarray, d2: np.ndarray) -> np.ndarray:
+    """open3d's FPFH (N x 33 float32) from per-point neighbour lists as `grid_neighbours` gives them (nearest
+    first, the first entry the point itself or a copy of it, missing entries -1 at the end)."""
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    normals = np.ascontiguousarray(normals, dtype=np.float64)
+    index = np.ascontiguousarray(index, dtype=np.int64)
+    count = (index >= 0).sum(axis=1)
+    spfh = _spfh(points, normals, index, count)
+    return _fpfh(spfh, index, np.ascontiguousarray(d2, dtype=np.float64), count).astype(np.float32)
+
+
+def normals_from_neighbours(points: np.ndarray, index: np.ndarray, d2: np.ndarray, max_nn: int,
+                            radius: float) -> np.ndarray:
+    """open3d's normals (N x 3, its orientation) from sorted neighbour lists that hold at least the first
+    ``max_nn`` neighbours within ``radius`` (a list made for a larger count and radius serves)."""
+    return _normals(np.ascontiguousarray(points, dtype=np.float64), np.ascontiguousarray(index, dtype=np.int64),
+                    np.ascontiguousarray(d2, dtype=np.float64), int(max_nn), float(radius) ** 2)
