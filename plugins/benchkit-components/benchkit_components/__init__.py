@@ -13,6 +13,8 @@
 - `score_maps`: patch scores to a pixel anomaly map (bilinear upsampling and Gaussian blur of BTF and M3DM).
 - `rendering`: multi-view z-buffered rendering of clouds and organized scans, pixel-to-point correspondence and
   back-projection (PointAD's views), for the zero-shot methods.
+- `prompts`: WinCLIP's prompt ensemble (normal and anomalous states in 21 templates), for every method that prompts a
+  text encoder.
 
 Importing a module is cheap: torch, faiss, scipy and open3d are imported inside the functions that use them.
 """

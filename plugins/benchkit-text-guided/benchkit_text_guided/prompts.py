@@ -5,8 +5,7 @@ generator (APG, from IAD-GPT).
 - OCT: the paper's seven normal states of a class name c (c, flawless c, perfect c, unblemished c, c without flaw,
   c without defect, c without damage) in its two contextual templates ("a photo of a [s].", "a photo of the [s].").
 - CPE: WinCLIP's ensemble, the same seven normal states and four anomalous ones (damaged c, c with flaw, c with
-  defect, c with damage) in its 21 templates (lists as in anomalib's ``prompting.py`` and zqhang/Accurate-WinCLIP
-  ``prompt_order``, "a jpeg corrupted photo of the" listed twice as there).
+  defect, c with damage) in its 21 templates (`benchkit_components.prompts`, the lists' one home).
 - APG: IAD-GPT generates abnormal prompts with a language model, which benchkit cannot run offline; we stand in a
   fixed list: WinCLIP's four anomalous states plus eight named surface defects, in OCT's templates.
 
@@ -18,21 +17,13 @@ from __future__ import annotations
 
 import re
 
-NORMAL_STATES = ("{}", "flawless {}", "perfect {}", "unblemished {}", "{} without flaw", "{} without defect",
-                 "{} without damage")
-ANOMALOUS_STATES = ("damaged {}", "{} with flaw", "{} with defect", "{} with damage")
+from benchkit_components.prompts import ANOMALOUS_STATES, NORMAL_STATES, compose
+from benchkit_components.prompts import TEMPLATES as WINCLIP_TEMPLATES  # the name CPE's users know it by
+
 GENERATED_ANOMALOUS_STATES = ANOMALOUS_STATES + (
     "{} with a crack", "{} with a scratch", "{} with a hole", "{} with a dent", "{} with a bump", "{} with a stain",
     "{} with contamination", "{} with a missing part")
 OCT_TEMPLATES = ("a photo of a {}.", "a photo of the {}.")
-WINCLIP_TEMPLATES = (
-    "a cropped photo of the {}.", "a close-up photo of a {}.", "a close-up photo of the {}.",
-    "a bright photo of a {}.", "a bright photo of the {}.", "a dark photo of the {}.", "a dark photo of a {}.",
-    "a jpeg corrupted photo of the {}.", "a jpeg corrupted photo of the {}.", "a blurry photo of the {}.",
-    "a blurry photo of a {}.", "a photo of a {}.", "a photo of the {}.", "a photo of a small {}.",
-    "a photo of the small {}.", "a photo of a large {}.", "a photo of the large {}.",
-    "a photo of the {} for visual inspection.", "a photo of a {} for visual inspection.",
-    "a photo of the {} for anomaly detection.", "a photo of a {} for anomaly detection.")
 PROMPT_SETS = ("oct", "cpe", "apg", "none")
 
 
@@ -43,8 +34,7 @@ def class_phrase(category: str) -> str:
 
 
 def _sentences(category: str, states: tuple[str, ...], templates: tuple[str, ...]) -> list[str]:
-    name = class_phrase(category)
-    return [template.format(state.format(name)) for state in states for template in templates]
+    return compose(class_phrase(category), states, templates)
 
 
 def normal_prompts(category: str, prompt_set: str) -> list[str]:

@@ -28,7 +28,7 @@ from benchkit import Detector, Prediction, Sample, build_backbone
 
 def text_directions(text, object_name: str):
     """(2, D) unit vectors of the normal and anomalous prompt ensembles (mean embedding, then normalised)."""
-    from benchkit_zeroshot.prompts import sentences
+    from benchkit_components.prompts import sentences
 
     out = []
     for group in sentences(object_name):

@@ -40,7 +40,7 @@ def test_surface_deviation_is_high_on_a_crease():
 
 
 def test_prompt_ensemble_is_winclips():
-    from benchkit_zeroshot.prompts import sentences
+    from benchkit_components.prompts import sentences
 
     normal, anomalous = sentences("object")
     assert len(normal) == 147 and len(anomalous) == 84
