@@ -13,11 +13,12 @@ calls even with OMP_NUM_THREADS=1 and ``o3d.utility.random.seed`` before each ca
 score for the same seed, so benchkit keeps the recipe (same down-sampling, features, mutual filter, checks,
 threshold, confidence) and runs the sampling itself:
 
-1. open3d: voxel down-sampling, normals, FPFH (per point, deterministic);
-2. faiss: exact mutual nearest neighbours in FPFH space (the reference's ``mutual_filter=True``);
-3. numpy: seeded RANSAC over those correspondences, vectorized over batches of 3-point hypotheses (Kabsch fit per
-   hypothesis, the two checks, inlier count among the correspondences); the best hypothesis is refitted on its
-   inliers;
+1. open3d: voxel down-sampling, normals, FPFH (per point, deterministic; through the feature cache);
+2. exact mutual nearest neighbours in FPFH space (the reference's ``mutual_filter=True``;
+   `benchkit_components.neighbours.NearestNeighbors`);
+3. numpy: seeded RANSAC over those correspondences, vectorized over batches of 3-point hypotheses (the edge check one
+   edge at a time, Kabsch fit per surviving hypothesis, the distance check, inlier count among the correspondences);
+   the best hypothesis is refitted on its inliers;
 4. numpy + scipy: a short point-to-point ICP on the down-sampled clouds (max correspondence distance 1.5 x voxel).
    The reference has no refinement; RANSAC alone leaves errors of about a voxel, which FPFH (radius 20 point
    spacings) hardly sees but the FPFH+Raw variant's xyz bank does. open3d's ICP merges correspondences from several
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from benchkit import rng
 
-from benchkit_components.fpfh import estimate_normals, fpfh_of_cloud, to_open3d
+from benchkit_components.fpfh import fpfh, to_open3d
 from benchkit_components.neighbours import NearestNeighbors, knn
 
 
@@ -44,10 +45,11 @@ class DownsampledWithFeatures:
 
 
 def prepare(points: np.ndarray, voxel_size: float) -> DownsampledWithFeatures:
-    down = to_open3d(points).voxel_down_sample(voxel_size)
-    estimate_normals(down, 2 * voxel_size, 30)
-    features = fpfh_of_cloud(down, 5 * voxel_size, 100)
-    return DownsampledWithFeatures(np.asarray(down.points, dtype=np.float64).copy(), features)
+    """The voxel-down-sampled cloud and its FPFH (normals radius 2 x voxel, 30 neighbours; FPFH radius 5 x voxel,
+    100 neighbours). The FPFH goes through the feature cache (`benchkit_components.fpfh.fpfh`, bit-identical to
+    open3d on the down-sampled cloud as it comes), so each cloud is prepared once across detectors and settings."""
+    down = np.asarray(to_open3d(points).voxel_down_sample(voxel_size).points, dtype=np.float64).copy()
+    return DownsampledWithFeatures(down, fpfh(down, 2 * voxel_size, 30, 5 * voxel_size, 100, cached=True))
 
 
 def mutual_matches(source_features: np.ndarray, target_features: np.ndarray) -> np.ndarray:
@@ -94,39 +96,66 @@ def ransac(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Best rigid transform for corresponding rows of ``source`` and ``target`` (K x 3 each) by 3-point RANSAC, and
     its inlier mask. Hypotheses failing the edge-length or distance check are discarded, as open3d's checkers do;
-    the stopping rule is the usual log(1 - confidence) / log(1 - inlier_ratio^3)."""
+    the stopping rule is the usual log(1 - confidence) / log(1 - inlier_ratio^3), checked after each ``batch`` of
+    hypotheses.
+
+    Batches are drawn one at a time but checked several at once (1, 2, 4, ... up to 16: `_check_hypotheses`), then
+    replayed batch by batch: the same draws, winners and stop as checking each batch alone (each hypothesis's
+    numbers do not depend on what is checked with it), at a third of the cost. Batches drawn past the stop are
+    discarded unused: the generator is this call's own."""
     count = len(source)
     best_inliers = np.zeros(count, dtype=bool)
     best = np.eye(4)
     if count < 3:
         return best, best_inliers
-    needed, done = max_iterations, 0
+    needed, done, ahead = max_iterations, 0, 1
     while done < min(needed, max_iterations):
-        picks = _three_distinct(generator, count, batch)
-        done += batch
-        s, t = source[picks], target[picks]  # B x 3 x 3
-        pairs = [(0, 1), (0, 2), (1, 2)]
-        edges_s = np.stack([np.linalg.norm(s[:, a] - s[:, b], axis=1) for a, b in pairs], axis=1)
-        edges_t = np.stack([np.linalg.norm(t[:, a] - t[:, b], axis=1) for a, b in pairs], axis=1)
-        similar = ((edges_s > edges_t * edge_similarity) & (edges_t > edges_s * edge_similarity)).all(axis=1)
-        if not similar.any():
-            continue
-        transforms = kabsch(s[similar], t[similar])
-        moved = s[similar] @ np.swapaxes(transforms[:, :3, :3], 1, 2) + transforms[:, None, :3, 3]
-        close = (np.linalg.norm(moved - t[similar], axis=2) < distance).all(axis=1)
-        if not close.any():
-            continue
-        transforms = transforms[close]
-        all_moved = source[None] @ np.swapaxes(transforms[:, :3, :3], 1, 2) + transforms[:, None, :3, 3]
-        inliers = np.linalg.norm(all_moved - target[None], axis=2) < distance  # H x K
-        winner = int(np.argmax(inliers.sum(axis=1)))  # first of the best: deterministic
-        if inliers[winner].sum() > best_inliers.sum():
-            best_inliers, best = inliers[winner], transforms[winner]
-            ratio = best_inliers.mean()
-            needed = int(np.ceil(np.log(1 - confidence) / np.log(max(1e-12, 1 - ratio**3)))) if ratio < 1 else 0
+        ahead = min(ahead, -(-(min(needed, max_iterations) - done) // batch))
+        picks = np.concatenate([_three_distinct(generator, count, batch) for _ in range(ahead)])
+        positions, transforms, inliers = _check_hypotheses(source, target, picks, distance, edge_similarity)
+        counts = inliers.sum(axis=1)
+        for b in range(ahead):
+            if done >= min(needed, max_iterations):
+                break
+            done += batch
+            mine = np.flatnonzero((positions >= b * batch) & (positions < (b + 1) * batch))
+            if len(mine) == 0:
+                continue
+            winner = mine[int(np.argmax(counts[mine]))]  # first of the best: deterministic
+            if counts[winner] > best_inliers.sum():
+                best_inliers, best = inliers[winner], transforms[winner]
+                ratio = best_inliers.mean()
+                needed = int(np.ceil(np.log(1 - confidence) / np.log(max(1e-12, 1 - ratio**3)))) if ratio < 1 else 0
+        ahead = min(2 * ahead, 16)
     if best_inliers.sum() >= 3:
         best = kabsch(source[best_inliers], target[best_inliers])
     return best, best_inliers
+
+
+def _check_hypotheses(
+    source: np.ndarray, target: np.ndarray, picks: np.ndarray, distance: float, edge_similarity: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 3-point hypotheses among ``picks`` (H x 3 rows of the correspondences) that pass the edge-length and
+    distance checks: their positions in ``picks``, their transforms and their inlier masks over all K
+    correspondences."""
+    passing = np.arange(len(picks))
+    for a, b in ((0, 1), (0, 2), (1, 2)):  # one edge at a time: most hypotheses fail the first
+        ends_a, ends_b = picks[passing, a], picks[passing, b]
+        edge_s = np.linalg.norm(source[ends_a] - source[ends_b], axis=1)
+        edge_t = np.linalg.norm(target[ends_a] - target[ends_b], axis=1)
+        passing = passing[(edge_s > edge_t * edge_similarity) & (edge_t > edge_s * edge_similarity)]
+    s, t = source[picks[passing]], target[picks[passing]]  # P x 3 x 3
+    transforms = kabsch(s, t)
+    moved = s @ np.swapaxes(transforms[:, :3, :3], 1, 2) + transforms[:, None, :3, 3]
+    close = (np.linalg.norm(moved - t, axis=2) < distance).all(axis=1)
+    transforms = transforms[close]
+    inliers = np.zeros((len(transforms), len(source)), dtype=bool)
+    step = max(1, 2**20 // len(source))  # hypotheses moved at once: about 2**20 points
+    for i in range(0, len(transforms), step):
+        some = transforms[i:i + step]
+        all_moved = source[None] @ np.swapaxes(some[:, :3, :3], 1, 2) + some[:, None, :3, 3]
+        inliers[i:i + step] = np.linalg.norm(all_moved - target[None], axis=2) < distance
+    return passing[close], transforms, inliers
 
 
 def _three_distinct(generator: np.random.Generator, count: int, batch: int) -> np.ndarray:

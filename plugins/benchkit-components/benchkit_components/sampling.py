@@ -1,10 +1,14 @@
 """Choosing points: farthest-point sampling (in 3-D, and in feature space where it is the greedy k-center coreset of
 PatchCore / BTF) and seeded random subsampling.
 
-FPS is written here in torch because the libraries at hand do not return the chosen indices (open3d's
+FPS is written here because the libraries at hand do not return the chosen indices (open3d's
 ``farthest_point_down_sample`` returns a new cloud) and the CUDA kernel Point-MAE uses (pointnet2_ops) is not
-installable here. The loop keeps the running state on the device: no value is read back to the host until the end,
-so on a GPU the picks queue up without a synchronisation each.
+installable here. In torch, the loop keeps the running state on the device: no value is read back to the host until
+the end, so on a GPU the picks queue up without a synchronisation each. Wide features on the CPU (the coresets of
+PatchCore and BTF) go through numpy instead, on a transposed (D x N) copy: one matrix-vector product per pick that
+streams along N, 3.4x (96,000 x 33 features) to 8.8x (16,000 x 33) faster than torch's per pick (measured on one
+thread); the same arithmetic, so the same choices up to float32 rounding (on PatchCore's FPFH coresets of
+synthetic-pc: the same set of features).
 """
 
 from __future__ import annotations
@@ -29,8 +33,6 @@ def farthest_point_sampling(
     twice, even among exact duplicates. When ``count >= N`` every row is returned in order, then repeated, so the
     result always has ``count`` entries (Point-MAE needs exactly G centres).
     """
-    import torch
-
     n = len(points)
     if n == 0:
         raise ValueError("farthest point sampling of an empty set")
@@ -38,6 +40,10 @@ def farthest_point_sampling(
         return np.resize(np.arange(n), count)
     if count <= 0:
         return np.zeros(0, dtype=np.int64)
+    if str(device) == "cpu" and np.ndim(points) == 2 and np.shape(points)[1] > 3:
+        return _wide_farthest_point_sampling_cpu(points, count, start_index, initial_distances)
+    import torch
+
     x = torch.as_tensor(np.ascontiguousarray(points, dtype=np.float32), device=device)
     if x.ndim == 1:
         x = x[:, None]
@@ -67,6 +73,33 @@ def farthest_point_sampling(
             min_dist.index_fill_(0, pick, -1.0)
             pick = torch.argmax(min_dist).view(1)
     return selected.cpu().numpy()
+
+
+def _wide_farthest_point_sampling_cpu(
+    features: np.ndarray, count: int, start_index: int, initial_distances: np.ndarray | None
+) -> np.ndarray:
+    """`farthest_point_sampling` of N x D features (D > 3) in numpy: |x - c|^2 = |x|^2 + |c|^2 - 2 x.c per pick,
+    the product taken against a D x N copy scaled by -2 (exact: a power of two)."""
+    x = np.ascontiguousarray(features, dtype=np.float32)
+    minus_two_xt = np.ascontiguousarray(x.T) * np.float32(-2.0)
+    squared_norms = np.einsum("ij,ij->i", x, x)
+    if initial_distances is None:
+        min_dist = np.full(len(x), np.inf, dtype=np.float32)
+        pick = int(start_index)
+    else:
+        min_dist = np.square(np.asarray(initial_distances, dtype=np.float32))
+        pick = int(np.argmax(min_dist))
+    distances = np.empty(len(x), dtype=np.float32)
+    selected = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        selected[i] = pick
+        np.matmul(x[pick], minus_two_xt, out=distances)
+        distances += squared_norms
+        distances += squared_norms[pick]
+        np.minimum(min_dist, distances, out=min_dist)
+        min_dist[pick] = -1.0
+        pick = int(np.argmax(min_dist))  # the first of equal maxima: the lowest index, as torch.argmax
+    return selected
 
 
 def subsample_indices(n_points: int, max_points: int | None, seed: int, *keys: object) -> np.ndarray:

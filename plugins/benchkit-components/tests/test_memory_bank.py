@@ -35,6 +35,13 @@ def test_greedy_coreset_of_wide_features_matches_a_brute_force_loop():
     assert greedy_coreset(x, 25).tolist() == expected
 
 
+def test_greedy_coreset_of_duplicated_wide_features_never_picks_twice_and_breaks_ties_low():
+    a = np.random.default_rng(5).normal(size=(5, 40)).astype(np.float32)
+    picks = greedy_coreset(np.concatenate([a, a]), 8).tolist()
+    assert sorted(picks[:5]) == [0, 1, 2, 3, 4]  # of two equal rows, the lower index goes first
+    assert len(set(picks)) == 8 and set(picks[5:]) <= {5, 6, 7, 8, 9}  # then the copies, each once
+
+
 def test_greedy_coreset_on_square_corners_and_centre():
     x = np.array([[0, 0], [1, 1], [0.5, 0.5], [0, 1], [1, 0]], dtype=np.float32)
     picks = greedy_coreset(x, 4)

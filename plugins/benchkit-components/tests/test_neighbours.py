@@ -1,4 +1,4 @@
-"""Exact kNN (KD-tree for points, faiss for features), score spreading and seeded subsampling."""
+"""Exact kNN (KD-tree for points, brute force in blocks for feature banks), score spreading and seeded subsampling."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ def _brute_force(reference, queries, k):
     return np.take_along_axis(d, idx, axis=1), idx
 
 
-@pytest.mark.parametrize("width", [3, 8])  # 3: KD-tree, 8: faiss
+@pytest.mark.parametrize("width", [3, 8])  # 3: KD-tree, 8: NearestNeighbors
 def test_knn_is_exact_and_nearest_first(width):
     rng = np.random.default_rng(width)
     reference, queries = rng.normal(size=(400, width)), rng.normal(size=(50, width))
@@ -54,3 +54,47 @@ def test_subsampling_is_seeded_per_key():
     assert not np.array_equal(picked, subsample_indices(1000, 100, 5, "cloud-a"))
     with pytest.raises(ValueError, match="at least 3"):
         subsample_indices(10, 2, 0)
+
+
+def _exact(bank, queries, k):
+    """Float64 brute force over the float32 values the search sees."""
+    from scipy.spatial.distance import cdist
+
+    d = cdist(np.float32(queries).astype(np.float64), np.float32(bank).astype(np.float64), "sqeuclidean")
+    idx = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(d, idx, axis=1), idx
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_bank_search_is_exact_across_query_blocks(k):
+    from benchkit_components.neighbours import NearestNeighbors
+
+    rng = np.random.default_rng(k)
+    bank, queries = rng.random((2000, 33)) * 100, rng.random((700, 33)) * 100  # FPFH-like; queries span 3 blocks
+    nn = NearestNeighbors(bank)
+    assert 2 * nn._block_rows < len(queries)
+    squared, idx = nn.search(queries, k)
+    expected_d, expected_idx = _exact(bank, queries, k)
+    np.testing.assert_array_equal(idx, expected_idx)
+    np.testing.assert_allclose(squared, expected_d, rtol=1e-6)
+
+
+def test_bank_search_tells_close_neighbours_apart_far_from_the_origin():
+    """Coordinates in millimetres a metre from the origin, 0.05 mm apart: |q|^2 + |b|^2 - 2 q.b in float32 cannot
+    rank those (its rounding is ~0.1 mm^2); the search ranks on centred copies and measures |q - b|^2 directly."""
+    from benchkit_components.neighbours import NearestNeighbors
+
+    rng = np.random.default_rng(0)
+    bank = 1000.0 + rng.random((2000, 3)) * 10
+    queries = bank[:500] + rng.normal(scale=0.05, size=(500, 3))
+    squared, idx = NearestNeighbors(bank).search(queries, 1)
+    expected_d, expected_idx = _exact(bank, queries, 1)
+    np.testing.assert_array_equal(idx, expected_idx)
+    np.testing.assert_allclose(squared, expected_d, rtol=1e-3, atol=1e-7)
+
+
+def test_bank_search_refuses_queries_of_another_width():
+    from benchkit_components.neighbours import NearestNeighbors
+
+    with pytest.raises(ValueError, match="queries must be Q x 3"):
+        NearestNeighbors(np.eye(3)).search(np.zeros((2, 4)))
