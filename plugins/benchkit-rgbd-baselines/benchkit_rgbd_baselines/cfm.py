@@ -116,11 +116,13 @@ class CFM(Detector):
             raise ValueError("CFM needs at least one training sample")
         self.rgb_ = build_backbone(self.backbone)
         self.points_ = build_backbone(self.point_backbone)
+        if hasattr(self, "stats_"):
+            del self.stats_  # a refit measures its own statistics on unstandardised features
         first_rgb, first_pts, _ = self._aligned(samples[0])
         per_position = (first_rgb.shape[1] + first_pts.shape[1]) * 4
         self.memory_ = None
         if per_position * len(first_rgb) * len(samples) <= IN_MEMORY_BYTES:
-            self.memory_ = [self._aligned(s)[:2] for s in samples]
+            self.memory_ = [(first_rgb, first_pts)] + [self._aligned(s)[:2] for s in samples[1:]]
         if self.standardize:
             from benchkit_components.feature_maps import channel_statistics
 
