@@ -39,6 +39,17 @@ class EscapingStream(io.TextIOBase):
     def isatty(self) -> bool:
         return self.raw.isatty()
 
+    @property
+    def closed(self) -> bool:  # type: ignore[override]
+        """The raw stream's state: a library that wrapped this stream (Ray's colorama does, with an exit hook that
+        writes a reset code) must see the raw stream closed once it is, or its exit hook fails with a traceback."""
+        return bool(getattr(self.raw, "closed", False))
+
+    def close(self) -> None:
+        """Never closes the raw stream (it belongs to the interpreter or to whoever passed it); only flushes."""
+        if not self.closed:
+            self.flush()
+
     def fileno(self) -> int:
         return self.raw.fileno()
 

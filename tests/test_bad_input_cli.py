@@ -73,3 +73,21 @@ def test_stray_json_in_results_is_skipped_with_a_warning_by_the_site(tmp_path, c
     (results / "toy" / "notes.json").write_text('{"todo": 1}')
     assert main(["leaderboard", "build", "--results", str(results)]) == 0
     assert "notes.json: not a result record; skipped" in capsys.readouterr().err
+
+
+def test_escaping_stream_follows_its_raw_stream_and_never_closes_it():
+    """A library that wrapped stdout (Ray's colorama) checks ``closed`` in its exit hook: it must see the raw
+    stream's state, and closing (or collecting) the escaping stream must leave the raw stream open."""
+    import io
+
+    from benchkit.terminal import EscapingStream
+
+    raw = io.StringIO()
+    stream = EscapingStream(raw)
+    stream.write("a\x1bb")
+    stream.close()
+    del stream
+    assert not raw.closed and raw.getvalue() == "a\\x1bb"
+    closed_later = EscapingStream(raw)
+    raw.close()
+    assert closed_later.closed
