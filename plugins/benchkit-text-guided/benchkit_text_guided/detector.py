@@ -12,6 +12,9 @@ class", section III-D): the setting is ``unified`` (class-aware).
 Scoring (eq. 12-16): Psi_rgb, Psi_3d and Psi_text = D(anchor, rgb->text) * D(anchor, 3d->text), combined as
 alpha * Psi_rgb * Psi_3d + beta * Psi_text (alpha = beta = 0.5), zero at pixels without a valid point, then CFM's
 box-filter smoothing, map over its mean non-zero value and image score max(map / sqrt(mean)), as CFM's inference.
+CFM's filter widths are in pixels of its 224 x 224 maps: a map on a coarser feature grid (the weight-free variant's)
+is upsampled bilinearly to ``smoothing_size`` = 224 first; filtering the 28 x 28 grid directly would blur over a
+sixth of the image, wider than most defects.
 D is the Euclidean distance; ``distance="normalized"`` (default) takes it between L2-normalised vectors as CFM
 does, since the paper does not say and its losses only constrain directions; ``"euclidean"`` uses raw vectors.
 
@@ -21,7 +24,10 @@ point backbone; M3DM and CFM use 128); None leaves the backbone's own grouping (
 The paper does not name its CLIP model: ``clip-text`` is the registered CLIP text backbone with its own default
 checkpoint; ``text_backbone_params`` passes build options to it (e.g. ``{"model_name": ...}``).
 
-Not in the paper, taken from CFM (the baseline it extends): Adam at lr 1e-3, 4 images per step, 50 epochs.
+Not in the paper, taken from CFM (the baseline it extends): Adam at lr 1e-3, 4 images per step, 50 epochs, MLP hidden
+width (in + out) // 2 (``hidden_dim`` sets another). ``positions_per_image``: train on that many random valid
+positions per image (seeded per epoch and image) instead of all, a CPU speed-up that changes the result (None, the
+default, is the paper's).
 Table VI's CPE and APG train with a contrastive loss (temperature 0.07, CLIP's) on synthetic anomalies
 (`benchkit_text_guided.synthetic_anomalies`): pixels of a synthetic anomaly must be nearer the class's abnormal
 anchor than its normal one, the other pixels the reverse; alignment losses use the normal pixels only.
@@ -57,7 +63,8 @@ class TextGuided(Detector):
                  layer_pruning: bool = True, prompts: str = "oct", experts: int = 4, top_k: int = 2,
                  alpha: float = 0.5, beta: float = 0.5, distance: str = "normalized", v2g_weight: float = 1.0,
                  g2v_weight: float = 1.0, v2t_weight: float = 1.0, g2t_weight: float = 1.0,
-                 temperature: float = 0.07, epochs: int = 50, batch_size: int = 4, lr: float = 1e-3,
+                 temperature: float = 0.07, hidden_dim: int | None = None, epochs: int = 50, batch_size: int = 4,
+                 lr: float = 1e-3, positions_per_image: int | None = None, smoothing_size: int = 224,
                  standardize: bool = False, feature_memory_mb: float = 4096.0, device: str = "cpu",
                  seed: int = 0) -> None:
         self.backbone = backbone
@@ -80,9 +87,12 @@ class TextGuided(Detector):
         self.v2t_weight = v2t_weight
         self.g2t_weight = g2t_weight
         self.temperature = temperature
+        self.hidden_dim = hidden_dim
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.positions_per_image = positions_per_image
+        self.smoothing_size = smoothing_size
         self.standardize = standardize
         self.feature_memory_mb = feature_memory_mb
         self.device = device
@@ -164,7 +174,8 @@ class TextGuided(Detector):
             torch.manual_seed(self.seed)
             self.net_ = TextGuidedNet(first[0].shape[1], first[1].shape[1], text_dim, gacm=self.gacm,
                                       octa=self.octa, pruned=self.layer_pruning, text=self.uses_text,
-                                      experts=self.experts, top_k=self.top_k).to(self.device)
+                                      experts=self.experts, top_k=self.top_k,
+                                      hidden=self.hidden_dim).to(self.device)
             self._train(load, len(items))
         self.net_.eval().requires_grad_(False)
         with torch.no_grad():
@@ -176,10 +187,10 @@ class TextGuided(Detector):
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
         order_rng = rng(self.seed, "text-guided", "order")
         self.skipped_steps_ = 0
-        for _ in range(self.epochs):
+        for epoch in range(self.epochs):
             order = order_rng.permutation(count)
             for start in range(0, count, self.batch_size):
-                batch = [load(int(i)) for i in order[start:start + self.batch_size]]
+                batch = [self._subsampled(load(int(i)), epoch, int(i)) for i in order[start:start + self.batch_size]]
                 loss = self.loss(batch)
                 opt.zero_grad()
                 loss.backward()
@@ -188,6 +199,17 @@ class TextGuided(Detector):
                     self.skipped_steps_ += 1
                     continue
                 opt.step()
+
+    def _subsampled(self, item: tuple, epoch: int, index: int) -> tuple:
+        """``positions_per_image`` random valid positions of one training image (all when None or fewer)."""
+        valid = item[2]
+        where = torch.nonzero(valid).squeeze(1)
+        if self.positions_per_image is None or len(where) <= self.positions_per_image:
+            return item
+        pick = rng(self.seed, "text-guided", "positions", epoch, index).permutation(len(where))
+        kept = torch.zeros_like(valid)
+        kept[where[torch.as_tensor(pick[:self.positions_per_image], device=where.device)]] = True
+        return item[:2] + (kept,) + item[3:]
 
     def loss(self, batch) -> torch.Tensor:
         """Eq. 11 (L_vis + L_text) over the batch's valid normal pixels, plus the contrastive term for CPE/APG."""
@@ -251,10 +273,20 @@ class TextGuided(Detector):
                 combined = self.alpha * maps["rgb"] * maps["3d"] + self.beta * maps["text"]
             else:
                 combined = maps["rgb"] * maps["3d"]
-            combined = box_smooth(torch.where(maps["valid"], combined, torch.zeros_like(combined)))
-            values, score = normalized_map_and_score(combined)
+            values, score = normalized_map_and_score(self._smoothed(combined, maps["valid"]))
             out.append(Prediction(score=score, map=values.cpu().numpy().astype(np.float32)))
         return out
+
+    def _smoothed(self, values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """CFM's box filter, which its reference applies on 224 x 224 maps: a map on a coarser feature grid is first
+        upsampled bilinearly to ``smoothing_size`` (invalid positions zero), so the filter keeps its width in pixels."""
+        values = torch.where(valid, values, torch.zeros_like(values))
+        if values.shape[-1] < self.smoothing_size:
+            size = (self.smoothing_size,) * 2
+            values = F.interpolate(values[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+            valid = F.interpolate(valid[None, None].float(), size=size, mode="nearest")[0, 0] > 0
+            values = torch.where(valid, values, torch.zeros_like(values))
+        return box_smooth(values)
 
     def torch_modules(self) -> list:
         modules = [self.net_] if hasattr(self, "net_") else []

@@ -25,11 +25,11 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def mapping_mlp(in_dim: int, out_dim: int, layers: int) -> nn.Sequential:
-    """CFM-style MLP: ``layers`` linear layers with GELU between, hidden width (in + out) // 2."""
+def mapping_mlp(in_dim: int, out_dim: int, layers: int, hidden: int | None = None) -> nn.Sequential:
+    """CFM-style MLP: ``layers`` linear layers with GELU between, hidden width ``hidden`` (CFM's: (in + out) // 2)."""
     if layers < 1:
         raise ValueError(f"an MLP needs at least one layer, got {layers}")
-    hidden = (in_dim + out_dim) // 2
+    hidden = hidden or (in_dim + out_dim) // 2
     widths = [in_dim] + [hidden] * (layers - 1) + [out_dim]
     modules: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
@@ -94,31 +94,35 @@ class OCTA(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, text: torch.Tensor) -> torch.Tensor:
+        """(n, D) -> (D,), or a batch of classes with as many prompts each, (C, n, D) -> (C, D)."""
         enhanced = self.mixture(text)
-        attention = torch.softmax(self.q(self.prototype) @ self.k(enhanced).T / math.sqrt(text.shape[-1]), dim=-1)
-        adapted = self.mlp(self.prototype + attention @ self.v(enhanced))
-        return self.norm(adapted + self.dropout(self.ffn(adapted)))[0]
+        scores = self.q(self.prototype) @ self.k(enhanced).transpose(-1, -2) / math.sqrt(text.shape[-1])
+        adapted = self.mlp(self.prototype + torch.softmax(scores, dim=-1) @ self.v(enhanced))
+        return self.norm(adapted + self.dropout(self.ffn(adapted)))[..., 0, :]
 
 
 class TextGuidedNet(nn.Module):
     """All trainable parts. ``gacm``/``octa`` off give CFM's MLP and the plain mean prompt embedding instead."""
 
     def __init__(self, rgb_dim: int, point_dim: int, text_dim: int, *, gacm: bool = True, octa: bool = True,
-                 pruned: bool = True, text: bool = True, experts: int = 4, top_k: int = 2) -> None:
+                 pruned: bool = True, text: bool = True, experts: int = 4, top_k: int = 2,
+                 hidden: int | None = None) -> None:
         super().__init__()
         layers = 2 if pruned else 3
-        self.rgb_to_3d = GACM(rgb_dim, point_dim) if gacm else mapping_mlp(rgb_dim, point_dim, layers)
-        self.points_to_rgb = mapping_mlp(point_dim, rgb_dim, layers)
+        self.rgb_to_3d = GACM(rgb_dim, point_dim) if gacm else mapping_mlp(rgb_dim, point_dim, layers, hidden)
+        self.points_to_rgb = mapping_mlp(point_dim, rgb_dim, layers, hidden)
         self.text = text
         self.octa = OCTA(text_dim, experts, top_k) if (text and octa) else None
         if text:
-            self.rgb_to_text = mapping_mlp(rgb_dim, text_dim, 2)
-            self.points_to_text = mapping_mlp(point_dim, text_dim, 2)
+            self.rgb_to_text = mapping_mlp(rgb_dim, text_dim, 2, hidden)
+            self.points_to_text = mapping_mlp(point_dim, text_dim, 2, hidden)
 
     def anchors(self, prompts: list[torch.Tensor]) -> torch.Tensor:
         """(C, D) textual anchors, one per class, from each class's (n_c, D) prompt embeddings."""
         if self.octa is None:
             return torch.stack([F.normalize(p.mean(dim=0), dim=-1) for p in prompts])
+        if len({len(p) for p in prompts}) == 1:  # one batched pass (a prompt set gives every class as many)
+            return self.octa(torch.stack(prompts))
         return torch.stack([self.octa(p) for p in prompts])
 
     def forward(self, rgb: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:

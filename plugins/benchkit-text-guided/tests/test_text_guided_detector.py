@@ -97,7 +97,8 @@ def test_steps_with_non_finite_gradients_are_skipped(samples):
 
 
 @pytest.mark.parametrize("switch", [{"gacm": False}, {"octa": False}, {"layer_pruning": False}, {"prompts": "none"},
-                                    {"prompts": "cpe"}, {"prompts": "apg"}, {"distance": "euclidean"}])
+                                    {"prompts": "cpe"}, {"prompts": "apg"}, {"distance": "euclidean"},
+                                    {"positions_per_image": 50}, {"hidden_dim": 8}, {"smoothing_size": 16}])
 def test_each_ablation_switch_changes_the_model(samples, switch):
     assert not np.allclose(_scores(_fit(samples), samples), _scores(_fit(samples, **switch), samples))
 
@@ -139,22 +140,15 @@ def test_paper_configuration_is_skipped_without_weights(samples):
 
 
 @pytest.mark.slow
-def test_paper_configuration_runs_on_checkpoints_in_the_official_layouts(samples, tmp_path, monkeypatch):
-    from benchkit_clip.plugin import WEIGHTS_FILE
-    from benchkit_clip.testing import TINY_MODEL, write_checkpoint
-    from benchkit_image_backbones.checkpoints import write_dino_checkpoint, write_point_mae_checkpoint
-    from benchkit import weights_dir
-
-    monkeypatch.setenv("BENCHKIT_WEIGHTS", str(tmp_path))  # the other tests keep an empty weights folder
-    write_dino_checkpoint(weights_dir() / "dino_vitbase8_pretrain.pth")
-    write_point_mae_checkpoint(weights_dir() / "pointmae_pretrain.pth")
-    write_checkpoint(weights_dir() / WEIGHTS_FILE, TINY_MODEL)  # open_clip's layout; a tiny config for the CPU
+def test_paper_configuration_runs_on_checkpoints_in_the_official_layouts(samples, official_weights, monkeypatch):
+    folder, clip_model = official_weights
+    monkeypatch.setenv("BENCHKIT_WEIGHTS", str(folder))  # the other tests keep an empty weights folder
     train, test = samples
-    with job_options() as options:
-        det = TextGuided(feature_size=28, epochs=1, text_backbone_params={"model_name": TINY_MODEL}).fit(train[::2])
+    with job_options() as options:  # one sample per class, one epoch, one test sample: loading is what is tested
+        det = TextGuided(feature_size=28, epochs=1, text_backbone_params={"model_name": clip_model}).fit(train[::2])
     assert {b["name"]: b["weights"] for b in options.built} == {
         "dino-vitb8": "pretrained", "point-mae-pixels": "pretrained", "point-mae": "pretrained",
         "clip-text": "pretrained"}
     assert det.net_.rgb_to_3d.semantic.in_features == 768 and det.net_.rgb_to_3d.semantic.out_features == 1152
     prediction = det.predict([test[-1].hidden()])[0]
-    assert prediction.map.shape == (28, 28) and np.isfinite(prediction.score)
+    assert prediction.map.shape == (224, 224) and np.isfinite(prediction.score)  # smoothed on CFM's 224 grid

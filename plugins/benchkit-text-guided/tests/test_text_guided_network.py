@@ -68,3 +68,12 @@ def test_prompts_as_the_paper_and_winclip_write_them():
     assert len(normal_prompts("cookie", "cpe")) == 147 and len(anomalous_prompts("cookie", "cpe")) == 84
     assert anomalous_prompts("cookie", "oct") == []
     assert "a photo of a cookie with a crack." in anomalous_prompts("cookie", "apg")
+
+
+def test_classes_batched_through_octa_get_their_own_anchors():
+    torch.manual_seed(0)
+    net = TextGuidedNet(12, 10, 6).eval()
+    prompts = [torch.randn(4, 6), torch.randn(4, 6), torch.randn(4, 6)]
+    torch.testing.assert_close(net.anchors(prompts), torch.stack([net.octa(p) for p in prompts]))
+    uneven = net.anchors(prompts[:2] + [torch.randn(5, 6)])  # unequal prompt counts: one pass per class
+    torch.testing.assert_close(uneven[:2], net.anchors(prompts[:2]))
