@@ -1,4 +1,3 @@
-import os
 from pathlib import Path
 
 import pytest
@@ -7,10 +6,7 @@ import pytest
 @pytest.fixture
 def traced_env(benchkit_env, monkeypatch):
     """benchkit_env plus the traced test datasets (zs_fixtures) registered through BENCHKIT_PLUGINS."""
-    from benchkit.plugins import set_registry
+    from benchkit.testing import add_test_plugins
 
-    monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    monkeypatch.setenv("BENCHKIT_PLUGINS", ",".join(filter(None, [os.environ.get("BENCHKIT_PLUGINS"), "zs_fixtures"])))
-    set_registry(None)
-    yield benchkit_env
-    set_registry(None)
+    add_test_plugins(monkeypatch, Path(__file__).parent, "zs_fixtures")
+    return benchkit_env
