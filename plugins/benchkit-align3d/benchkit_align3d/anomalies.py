@@ -2,8 +2,11 @@
 learned on auxiliary data; real defects of auxiliary categories are not available in zero-shot settings, so, as
 PointAD trains on auxiliary classes' annotated test anomalies only where they exist, benchkit makes them).
 
-A bump or a dent: points within ``radius`` (a fraction of the object's size) of a random surface point move along
-the local normal by a smooth (cosine) profile of height ``depth`` times the radius; those points are the anomaly.
+A bump or a dent: the points nearest to a random surface point, a ``fraction`` of the cloud (drawn from a range, by
+default 1-5 %, the share of anomalous points in Real3D-AD and MVTec 3D-AD scans), move along the local normal by a
+smooth (cosine) profile of height ``depth`` times the patch radius; those points are the anomaly. Sizing by a share
+of the points rather than of the bounding box keeps the defects object-sized on a scan whose background plane
+fills the box.
 """
 
 from __future__ import annotations
@@ -11,18 +14,18 @@ from __future__ import annotations
 import numpy as np
 
 
-def bump_or_dent(points: np.ndarray, rng: np.random.Generator, radius: float = 0.12,
+def bump_or_dent(points: np.ndarray, rng: np.random.Generator, fraction: tuple[float, float] = (0.01, 0.05),
                  depth: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
     """(deformed points, boolean anomaly mask)."""
     from benchkit_components.neighbours import knn
 
     points = np.asarray(points, dtype=np.float64)
-    size = float(np.linalg.norm(points.max(axis=0) - points.min(axis=0)))
-    r = radius * size
     centre = points[rng.integers(len(points))]
     distance = np.linalg.norm(points - centre, axis=1)
+    count = int(np.clip(round(rng.uniform(*fraction) * len(points)), 8, len(points)))
+    r = max(float(np.partition(distance, count - 1)[count - 1]), 1e-9)
     mask = distance < r
-    _, near = knn(points, centre[None], min(len(points), 64))
+    _, near = knn(points, centre[None], min(len(points), max(16, count)))
     local = points[near[0]] - points[near[0]].mean(axis=0)
     normal = np.linalg.svd(local, full_matrices=False)[2][-1]
     if np.dot(normal, centre - points.mean(axis=0)) < 0:

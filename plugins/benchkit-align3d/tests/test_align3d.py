@@ -31,9 +31,35 @@ def test_bumps_and_dents_move_only_their_patch_along_the_normal():
     plane = np.column_stack([xy, np.zeros(len(xy))])
     moved, mask = bump_or_dent(plane, np.random.default_rng(1))
     shift = moved - plane
-    assert 0 < mask.mean() < 0.2
-    assert np.abs(shift[:, :2]).max() < 1e-9 and np.abs(shift[mask, 2]).max() > 0.1
+    assert 0.005 < mask.mean() <= 0.05  # a share of the points, not of the bounding box
+    radius = np.linalg.norm(plane[mask] - plane[mask].mean(axis=0), axis=1).max()
+    assert np.abs(shift[:, :2]).max() < 1e-9 and np.abs(shift[mask, 2]).max() > 0.2 * radius
     assert np.abs(shift[~mask, 2]).max() < 0.1 * np.abs(shift[mask, 2]).max()
+
+
+def test_depth_relief_finds_a_bump_at_its_scale_and_nothing_on_a_plane():
+    from benchkit_align3d.relief import depth_relief
+
+    yy, xx = np.mgrid[:64, :64]
+    plane = np.full((64, 64), 2.0)
+    bump = plane - 0.02 * np.exp(-((yy - 32) ** 2 + (xx - 32) ** 2) / (2 * 3.0**2))  # toward the camera
+    depth = np.stack([plane, bump])
+    depth[:, :, :8] = np.inf  # background
+    relief = depth_relief(depth, scales=(1.0, 4.0))
+    assert relief.shape == (2, 64, 64, 2) and np.abs(relief[0]).max() < 1e-6  # a flat plane has no relief
+    assert relief[1, 32, 32, 1] < 0 and relief[1, 32, 32, 1] == relief[1, ..., 1].min()  # nearer than around it
+    assert np.abs(relief[1, 32, 32, 1]) > 5 * np.abs(relief[1, 32, 32, 0])  # a broad bump answers the broad scale
+    assert (relief[:, :, :8] == 0).all()
+
+
+def test_object_standardisation_puts_a_typical_point_at_the_pole():
+    from benchkit_align3d.detector import standardize_over_object
+
+    feats = np.random.default_rng(0).normal(5.0, 3.0, size=(500, 4)).astype(np.float32)
+    z = standardize_over_object(feats)
+    assert z.shape == (500, 5) and (z[:, -1] == 1).all()
+    assert np.allclose(np.median(z[:, :4], axis=0), 0, atol=1e-5) and np.allclose(z[:, :4].std(axis=0), 1, atol=0.15)
+    assert np.allclose(standardize_over_object(feats * 1000 + 7), z, atol=1e-3)  # units do not matter
 
 
 @pytest.mark.parametrize("kind", ["organized", "points"])
