@@ -88,19 +88,6 @@ def test_learning_rate_warms_up_for_one_epoch_then_follows_a_half_cosine():
     assert [round(learning_rate(t, reference), 6) for t in (0, 0.5, 1, 2, 3)] == [0, 0.0015, 0.003, 0.0015, 0]
 
 
-@pytest.fixture(scope="module")
-def donut(tmp_path_factory):
-    dataset = get_registry().datasets["synthetic-rgbd"].factory(tmp_path_factory.mktemp("data") / "synthetic-rgbd")
-    dataset.prepare()
-    return tuple([dataset.load(ref) for ref in dataset.index("donut", split)] for split in ("train", "test"))
-
-
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("BENCHKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("BENCHKIT_WEIGHTS", str(tmp_path / "weights"))
-
-
 def run(train, test, **params):
     detector = get_registry().detectors["m3dm-weightfree"].build(seed=0, **params).fit(train)
     return detector, detector.predict([s.hidden() for s in test])

@@ -6,24 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from benchkit import feature_cache
 from benchkit.plugins import get_registry
 from sklearn.metrics import roc_auc_score
-
-CATEGORY = "donut"
-
-
-@pytest.fixture(scope="module")
-def donut(tmp_path_factory):
-    """(train, test) samples of one synthetic-rgbd category, generated once into a temporary cache."""
-    dataset = get_registry().datasets["synthetic-rgbd"].factory(tmp_path_factory.mktemp("data") / "synthetic-rgbd")
-    dataset.prepare()
-    return tuple([dataset.load(ref) for ref in dataset.index(CATEGORY, split)] for split in ("train", "test"))
-
-
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("BENCHKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("BENCHKIT_WEIGHTS", str(tmp_path / "weights"))
 
 
 def run(name, train, test, **params):
@@ -31,16 +16,24 @@ def run(name, train, test, **params):
     return detector, detector.predict([s.hidden() for s in test])
 
 
-@pytest.mark.slow  # two fits on 10 + 12 samples: ~30 s on an idle 2-core machine, minutes under load
+def scores(predictions):
+    return [p.score for p in predictions]
+
+
+@pytest.mark.slow  # one fit on 10 + 12 samples and two on 2 + 2
 def test_m3dm_weightfree_scores_above_chance_and_is_deterministic(donut):
     train, test = donut
+    small = (train[:2], [test[0], test[-1]])
+    _, computed = run("m3dm-weightfree", *small)  # features computed and cached
     detector, predictions = run("m3dm-weightfree", train, test)
     assert all(p.map.shape == (224, 224) and np.isfinite(p.map).all() for p in predictions)
     labels = [s.label for s in test]
     assert roc_auc_score(labels, [p.score for p in predictions]) >= 0.8
     assert set(detector.banks_) == {"xyz", "rgb"} and detector.memory_bank_bytes() > 0
-    _, again = run("m3dm-weightfree", train, test)  # features now come from the cache: same numbers
-    assert [p.score for p in predictions] == [p.score for p in again]
+    before = feature_cache.stats()
+    _, again = run("m3dm-weightfree", *small)  # features now come from the cache: same numbers
+    assert (feature_cache.stats() - before).entries_computed == 0
+    assert scores(computed) == scores(again)
 
 
 @pytest.mark.parametrize("modality", ["rgb", "xyz"])
@@ -60,27 +53,29 @@ def test_m3dm_quirks_are_switches_that_change_the_banks(donut):
     assert len(quirky.banks_["rgb"].bank.bank) == expected  # 10 % of the xyz coreset
 
 
-@pytest.mark.slow  # two trainings on 10 + 12 samples
+@pytest.mark.slow  # one training on 10 + 12 samples and two short ones on 2 + 2
 def test_cfm_weightfree_trains_the_two_maps_and_scores_above_chance(donut):
     train, test = donut
     detector, predictions = run("cfm-weightfree", train, test)
     assert detector.losses_[-1] < detector.losses_[0]
     assert all(p.map.shape == (224, 224) and np.isfinite(p.map).all() for p in predictions)
-    assert roc_auc_score([s.label for s in test], [p.score for p in predictions]) >= 0.7
-    _, again = run("cfm-weightfree", train, test)
-    np.testing.assert_allclose([p.score for p in predictions], [p.score for p in again], rtol=1e-5)
+    assert roc_auc_score([s.label for s in test], scores(predictions)) >= 0.7
+    small = (train[:2], [test[0], test[-1]])  # the same seed trains the same maps: shown on a short training
+    _, first = run("cfm-weightfree", *small, epochs=3)
+    _, again = run("cfm-weightfree", *small, epochs=3)
+    np.testing.assert_allclose(scores(first), scores(again), rtol=1e-5)
 
 
 @pytest.mark.slow
 def test_paper_configurations_load_official_checkpoint_layouts_end_to_end(donut, tmp_path):
     """m3dm then cfm (one epoch on 256 positions per image) on 2 + 2 samples with generated DINO and Point-MAE files:
     what the harness records says pretrained with the files' digests, and cfm reuses every feature m3dm computed."""
-    from benchkit import feature_cache
     from benchkit.backbones import file_digest, job_options
+    from benchkit.testing import generated_once
     from benchkit_image_backbones.checkpoints import write_dino_checkpoint, write_point_mae_checkpoint
 
-    dino = write_dino_checkpoint(tmp_path / "weights" / "dino_vitbase8_pretrain.pth", seed=1)
-    point_mae = write_point_mae_checkpoint(tmp_path / "weights" / "pointmae_pretrain.pth", seed=2)
+    dino = generated_once(write_dino_checkpoint, tmp_path / "weights" / "dino_vitbase8_pretrain.pth", seed=1)
+    point_mae = generated_once(write_point_mae_checkpoint, tmp_path / "weights" / "pointmae_pretrain.pth", seed=2)
     train, test = donut
     test = [test[0], test[-1]]  # one good, one defective
     counters = {}
