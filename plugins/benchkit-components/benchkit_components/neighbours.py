@@ -1,13 +1,14 @@
 """Exact nearest neighbours: a scipy KD-tree for 3-D points (exact in float64, fast for low dimensions, queries on
-all the job's threads) and a brute-force search with numpy's BLAS for feature banks (what wide features need).
-Distances are squared Euclidean everywhere.
+all the job's threads) and, for feature banks, faiss's exact ``IndexFlatL2`` or a brute-force search with numpy's
+BLAS. Distances are squared Euclidean everywhere.
 
-Why not faiss ``IndexFlatL2`` for the banks (used until this version): faiss-cpu 1.15 takes a slower code path for
-fewer than 4,096 queries, the size of one cloud's query set here (measured, one thread, 33-d FPFH against a
-10,000-entry bank: 65 us per query with 1,000-4,095 queries, 18-22 us from 4,096 on; this search: 19-24 us at every
-count; 768-d features: about equal). Same neighbours (indices identical in those measurements, exact ties aside); the
-distances are computed directly as |q - b|^2 rather than as faiss's |q|^2 + |b|^2 - 2 q.b, so they differ from
-faiss's in the last float32 bits only, and are the more accurate (no cancellation).
+Why two engines for banks: faiss-cpu 1.15 takes a slower code path for fewer than 4,096 queries, the size of one
+cloud's query set here (measured, one thread, 33-d FPFH against a 10,000-entry bank: 65 us per query with
+1,000-4,095 queries, 18-22 us from 4,096 on; the numpy block search: 19-24 us at every count; 768-d features: about
+equal). So query sets from `FAISS_FROM_QUERIES` on (a full-size scan, a whole test set) go to faiss, smaller ones to
+numpy. Both find the same neighbours (tested); the returned distances are recomputed directly as |q - b|^2 for the
+neighbours found rather than taken as |q|^2 + |b|^2 - 2 q.b, so they are the same whichever engine ranked them, and
+free of that formula's cancellation.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from __future__ import annotations
 import os
 
 import numpy as np
+
+#: Query sets at least this large are ranked by faiss (its fast path), smaller ones by numpy (see the module docstring).
+FAISS_FROM_QUERIES = 4096
 
 
 def cpu_threads() -> int:
@@ -45,6 +49,16 @@ class NearestNeighbors:
         # product dominates and bigger blocks multiply faster.
         width = self.bank.shape[1]
         self._block_rows = max(16, min(2**19 * max(1, width // 32), 2**23) // len(self.bank))
+        self._faiss_index = None  # built on the first large query set
+
+    def _ranked_by_faiss(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """Indices of the ``k`` nearest entries of each query, ranked by faiss on the centred bank."""
+        if self._faiss_index is None:
+            import faiss
+
+            self._faiss_index = faiss.IndexFlatL2(self.bank.shape[1])
+            self._faiss_index.add(self._centred)
+        return self._faiss_index.search(np.ascontiguousarray(queries - self._centre), k)[1]
 
     def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Squared L2 distances and indices (int64) of the ``k`` nearest bank entries, each Q x k, nearest first."""
@@ -54,16 +68,20 @@ class NearestNeighbors:
         k = min(int(k), len(self.bank))
         distances = np.empty((len(queries), k), dtype=np.float32)
         indices = np.empty((len(queries), k), dtype=np.int64)
+        by_faiss = self._ranked_by_faiss(queries, k) if len(queries) >= FAISS_FROM_QUERIES else None
         for start in range(0, len(queries), self._block_rows):
             block = queries[start:start + self._block_rows]
-            # |b|^2 - 2 q.b ranks the bank like |q - b|^2 does (|q|^2 is the same for every entry)
-            key = (block - self._centre) @ self._centred.T
-            key *= -2.0
-            key += self._squared_norms
-            if k == 1:
-                found = key.argmin(axis=1)[:, None]
+            if by_faiss is not None:
+                found = by_faiss[start:start + len(block)]
             else:
-                found = np.argpartition(key, k - 1, axis=1)[:, :k]
+                # |b|^2 - 2 q.b ranks the bank like |q - b|^2 does (|q|^2 is the same for every entry)
+                key = (block - self._centre) @ self._centred.T
+                key *= -2.0
+                key += self._squared_norms
+                if k == 1:
+                    found = key.argmin(axis=1)[:, None]
+                else:
+                    found = np.argpartition(key, k - 1, axis=1)[:, :k]
             exact = np.square(block[:, None, :] - self.bank[found]).sum(axis=2)
             order = np.argsort(exact, axis=1, kind="stable")
             distances[start:start + len(block)] = np.take_along_axis(exact, order, axis=1)

@@ -79,6 +79,23 @@ def test_bank_search_is_exact_across_query_blocks(k):
     np.testing.assert_allclose(squared, expected_d, rtol=1e-6)
 
 
+@pytest.mark.parametrize("k", [1, 4])
+def test_large_query_sets_go_to_faiss_and_find_the_same_neighbours(k, monkeypatch):
+    """From FAISS_FROM_QUERIES queries on, faiss ranks the bank (centred like the numpy path); the neighbours and
+    the recomputed distances are those of the exact brute force."""
+    import benchkit_components.neighbours as neighbours
+
+    monkeypatch.setattr(neighbours, "FAISS_FROM_QUERIES", 500)
+    rng = np.random.default_rng(10 + k)
+    bank, queries = 1000.0 + rng.random((2000, 33)) * 100, 1000.0 + rng.random((600, 33)) * 100
+    nn = neighbours.NearestNeighbors(bank)
+    squared, idx = nn.search(queries, k)
+    assert nn._faiss_index is not None  # faiss did the ranking
+    expected_d, expected_idx = _exact(bank, queries, k)
+    np.testing.assert_array_equal(idx, expected_idx)
+    np.testing.assert_allclose(squared, expected_d, rtol=1e-6)
+
+
 def test_bank_search_tells_close_neighbours_apart_far_from_the_origin():
     """Coordinates in millimetres a metre from the origin, 0.05 mm apart: |q|^2 + |b|^2 - 2 q.b in float32 cannot
     rank those (its rounding is ~0.1 mm^2); the search ranks on centred copies and measures |q - b|^2 directly."""
