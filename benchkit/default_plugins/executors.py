@@ -2,8 +2,10 @@
 
 ``local`` starts one process per job rather than reusing pool workers: a job's peak RSS is then its own, a crash
 (segfault, OOM kill) takes down only that job, and no state leaks between jobs. The processes are forked from a
-fork server that has imported the heavy libraries once (``BENCHKIT_PRELOAD``, default numpy, scipy, torch, open3d,
-faiss and the worker): importing torch and open3d costs seconds per process, more than many jobs take. Each job
+fork server that has imported the heavy libraries once (``BENCHKIT_PRELOAD``, default numpy, scipy, torch, torch's
+compiler front end ``torch._dynamo``, open3d, faiss and the worker): importing torch and open3d costs seconds per
+process, more than many jobs take, and every torch optimizer imports ``torch._dynamo`` when it is made (measured:
+60 % of the time torch, open3d and faiss take together). Each job
 process then takes the caller's current environment and ``sys.path``, not the fork server's. Where fork servers
 do not exist (Windows), processes are spawned and import everything themselves.
 
@@ -47,7 +49,7 @@ def _describe_exit(code: int | None) -> str:
     return f"worker process exited with code {code} before finishing its job"
 
 
-DEFAULT_PRELOAD = ("numpy", "scipy", "torch", "open3d", "faiss", "benchkit.worker")
+DEFAULT_PRELOAD = ("numpy", "scipy", "torch", "torch._dynamo", "open3d", "faiss", "benchkit.worker")
 
 
 def _preload() -> list[str]:
