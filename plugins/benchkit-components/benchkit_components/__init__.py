@@ -2,10 +2,12 @@
 ``models/components``). A method plugin imports these; a component never imports a method plugin.
 
 - `sampling`: farthest-point sampling (also the greedy k-center coreset) and seeded random subsampling.
-- `neighbours`: exact nearest neighbours (scipy KD-tree for 3-D points, faiss for feature banks) and spreading
-  values from sampled points to every point.
+- `neighbours`: exact nearest neighbours (scipy KD-tree for 3-D points; faiss, or numpy's BLAS for small query sets,
+  for feature banks) and spreading values from sampled points to every point.
 - `groups`: point groups (FPS centres + kNN neighbourhoods) and group scores back to points.
 - `fpfh`: open3d normals and FPFH, point spacing.
+- `fpfh_grid`: open3d's normals and FPFH of organized scans, computed from one exact neighbour search of the pixel
+  grid (numba kernels; BTF's paper configuration).
 - `memory_bank`: PatchCore's projections, approximate coreset and re-weighted image score.
 - `grid`: resizing organized (H x W) grids.
 - `feature_maps`: RGB and point features on one pixel grid and the crossmodal methods' map smoothing (CFM's recipe,
