@@ -33,8 +33,9 @@ rest (each alternative a switch):
   covered about 7 % of a synthetic-rgbd scan (its background plane fills the box), several times a real defect,
   which is why they are now sized by a share of the points (`benchkit_align3d.anomalies`). Measured after these
   changes (benchkit run, zero-shot-one-vs-rest, seed 0; mean object / point AUROC over the tested categories):
-  synthetic-pc trained on soap 0.52 / 0.47 (torus 0.14), on starfish 0.62 / 0.44; synthetic-rgbd trained on cookie
-  0.44 / 0.52. Still at chance, so the variant stays out of ``run --all`` (issue 14).
+  synthetic-pc trained on soap 0.52 / 0.47, starfish 0.62 / 0.44, blob 0.46 / 0.48 (torus 0.14-0.50 in all
+  three); synthetic-rgbd trained on cookie 0.44 / 0.52, fruit 0.41 / 0.66, cable 0.62 / 0.39. Still at chance, so
+  the variant stays out of ``run --all`` (issue 14).
 - Inference, with no target training sample: a point's score is the anomalous probability of the rendering branch
   averaged with the aligned branch's; maps as PointAD (grid + Gaussian sigma 4 for scans, neighbour smoothing for
   clouds), object score the map's maximum.
