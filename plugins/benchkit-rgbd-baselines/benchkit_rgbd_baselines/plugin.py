@@ -30,6 +30,19 @@ def _m3dm(modality: str, backbones: tuple[str, str], defaults: dict | None = Non
     return factory
 
 
+def _m3dm_xyz(point_backbone: str):
+    """M3DM on geometry only: its one backbone (the variant's, ``m3dm-xyz:NAME``) is the geometry backbone."""
+    def factory(backbone: str = point_backbone, **params):
+        from .m3dm import M3DM
+
+        if "point_backbone" in params:
+            raise ValueError("m3dm-xyz takes its geometry backbone as the variant (m3dm-xyz:NAME), not as "
+                             "point_backbone")
+        return M3DM(point_backbone=backbone, modality="xyz", **params)
+
+    return factory
+
+
 def _cfm(backbones: tuple[str, str], defaults: dict):
     def factory(backbone: str = backbones[0], point_backbone: str = backbones[1], **params):
         from .cfm import CFM
@@ -50,7 +63,7 @@ def specs() -> list[DetectorSpec]:
         DetectorSpec(name="m3dm-rgb", factory=_m3dm("rgb", PAPER_BACKBONES), backbones=("dino-vitb8",),
                      settings=frozenset({"one-model-one-class", "few-shot"}),
                      description="M3DM, RGB only: DINO patch memory bank", **m3dm),
-        DetectorSpec(name="m3dm-xyz", factory=_m3dm("xyz", PAPER_BACKBONES), backbones=("point-mae-pixels",),
+        DetectorSpec(name="m3dm-xyz", factory=_m3dm_xyz(PAPER_BACKBONES[1]), backbones=("point-mae-pixels",),
                      settings=frozenset({"one-model-one-class", "few-shot"}),
                      description="M3DM, 3D only: Point-MAE patch memory bank",
                      **{**m3dm, "consumes": frozenset({"xyz"}), "backbone_kinds": frozenset({"pixel-features"})}),

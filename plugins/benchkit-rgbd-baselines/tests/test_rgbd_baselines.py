@@ -90,3 +90,14 @@ def test_paper_configurations_load_official_checkpoint_layouts_end_to_end(donut,
         assert used["point-mae"]["weights"] == "pretrained" and used["point-mae"]["sha256"] == file_digest(point_mae)
     assert counters["m3dm"].entries_computed == 8  # 4 images x (DINO tokens + Point-MAE tokens)
     assert counters["cfm"].entries_computed == 0 and counters["cfm"].entries_reused >= 8
+
+
+def test_m3dm_xyz_variant_names_the_geometry_backbone():
+    """``m3dm-xyz:NAME`` swaps the geometry backbone (the only one M3DM-xyz builds), not the unused RGB one."""
+    from benchkit.plugins import get_registry
+
+    spec, backbone = get_registry().detector_variant("m3dm-xyz:fpfh-pixels")
+    detector = spec.factory(backbone=backbone)
+    assert detector.point_backbone == "fpfh-pixels" and detector.modality == "xyz"
+    assert detector.backbone_names() == ["fpfh-pixels"]
+    assert spec.factory().backbone_names() == ["point-mae-pixels"]
