@@ -108,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_site:
         from benchkit.leaderboard import build_site
 
-        site = build_site(results, results / "site")
+        site = build_site(results, results / "site", reuse=True)  # kept as it is when nothing it shows changed
         if site:
             print(f"benchkit: leaderboard at {site}")
     return summary.exit_code

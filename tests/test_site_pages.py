@@ -313,3 +313,21 @@ def test_paper_means_legacy_aupro_efficiency_and_ablations(tmp_path):
     assert '{"use_a": false}' in cells and "not known" in cells  # the full row names no parameters
     assert "switch B is unreadable in the text version" in detector
     assert "71.5" not in html  # ablation rows stay on the detector page, out of the benchmark's tables
+
+
+def test_a_site_built_from_the_same_inputs_is_reused_and_rebuilt_when_a_record_changes(tmp_path):
+    """`benchkit run` rebuilds its site with reuse=True: a rerun that ran nothing keeps the pages; a changed record
+    (or any other input) rebuilds them."""
+    import os
+
+    results = write_scenario(tmp_path / "res")
+    index = build_site(results, tmp_path / "site", reuse=True)
+    first = index.stat().st_mtime_ns
+    os.utime(index, ns=(first - 10**9, first - 10**9))  # so that a rewrite would show
+    assert build_site(results, tmp_path / "site", reuse=True).stat().st_mtime_ns == first - 10**9
+    record = next(results.rglob("*.json"))
+    os.utime(record, ns=(first + 10**9, first + 10**9))
+    assert build_site(results, tmp_path / "site", reuse=True).stat().st_mtime_ns > first - 10**9
+    before = index.stat().st_mtime_ns
+    os.utime(index, ns=(before - 10**9, before - 10**9))
+    assert build_site(results, tmp_path / "site").stat().st_mtime_ns > before - 10**9  # without reuse: always

@@ -19,6 +19,8 @@ Modules: `model` gathers the inputs, `tables` builds a benchmark's tables, `page
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,6 +36,38 @@ ASSETS = ("style.css", "site.js")
 PAGE_FOLDERS = ("benchmarks", "detectors", "records", "galleries", "plots", "thumbs")
 #: Written into every built site; a rebuild replaces the page folders only of a folder that holds it.
 MARKER = ".benchkit-site"
+#: The digest of what a built site was made from (`inputs_digest`), for `build_site(reuse=True)`.
+INPUTS_STAMP = ".inputs.sha256"
+
+
+def inputs_digest(results_dir: str | Path, out: Path, reported_dir: str | Path | None = None) -> str:
+    """A digest of everything a site is built from: benchkit's version, every file under the results folder (name,
+    size, modification time; the site's own folder excluded), the installed detectors and datasets with their
+    versions, and the reported-numbers files. Equal digests mean a rebuild would write the same site."""
+    from benchkit import __version__
+    from benchkit.plugins import get_registry
+    from benchkit.reported import reported_files
+
+    digest = hashlib.sha256(__version__.encode())
+    root, site = Path(results_dir).resolve(), out.resolve()
+
+    def add_file(path: Path, name: str) -> None:
+        stat = path.stat()
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if Path(folder, d) != site)  # not the site's own pages
+        for name in sorted(files):
+            path = Path(folder, name)
+            add_file(path, str(path.relative_to(root)))
+    registry = get_registry()
+    for kind in ("detectors", "datasets"):
+        for name, spec in sorted(getattr(registry, kind).items()):
+            digest.update(f"{kind}\0{name}\0{spec.version}\n".encode())
+    extra = sorted(Path(reported_dir).glob("*.json")) if reported_dir is not None else []
+    for path in [*reported_files(), *extra]:
+        add_file(path, str(path))
+    return digest.hexdigest()
 
 
 def _claim(out: Path) -> None:
@@ -84,10 +118,19 @@ def build_site(
     *,
     reported_dir: str | Path | None = None,
     expected: Mapping[str, Sequence[str]] | None = None,
+    reuse: bool = False,
 ) -> Path:
-    """Render the site of every record under ``results_dir`` into ``out_dir``; returns the path of ``index.html``."""
+    """Render the site of every record under ``results_dir`` into ``out_dir``; returns the path of ``index.html``.
+    With ``reuse``, a site built from the same inputs (`inputs_digest`) is kept as it is (a rerun of
+    ``benchkit run`` that ran nothing new does not spend seconds rewriting identical pages)."""
     out = Path(out_dir)
     _claim(out)
+    digest = inputs_digest(results_dir, out, reported_dir)
+    stamp = out / INPUTS_STAMP
+    if reuse and expected is None and (out / "index.html").is_file() and stamp.is_file() \
+            and stamp.read_text().strip() == digest:
+        return out / "index.html"
+    stamp.unlink(missing_ok=True)  # a build stopped half-way must not be taken for a finished one
     data = load_site_data(results_dir, reported_dir=reported_dir, expected=expected)
     for sub in PAGE_FOLDERS:
         shutil.rmtree(out / sub, ignore_errors=True)
@@ -120,7 +163,9 @@ def build_site(
           title="benchkit leaderboard")
     for asset in ASSETS:
         shutil.copyfile(Path(__file__).resolve().parent.parent / "templates" / asset, out / asset)
+    if expected is None:  # ``expected`` (tests, scripts) is not among the digested inputs
+        stamp.write_text(digest + "\n")
     return out / "index.html"
 
 
-__all__ = ["build_site", "load_site_data"]
+__all__ = ["build_site", "inputs_digest", "load_site_data"]
