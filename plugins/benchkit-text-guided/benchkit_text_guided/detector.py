@@ -108,6 +108,11 @@ class TextGuided(Detector):
     def uses_text(self) -> bool:
         return self.prompts != "none"
 
+    def backbone_names(self) -> list[str]:
+        """The text encoder is built only when prompts are used: ``prompts="none"`` runs without CLIP weights."""
+        names = [self.backbone, self.point_backbone]
+        return names + [self.text_backbone] if self.uses_text else names
+
     @property
     def contrastive(self) -> bool:
         return self.prompts in ("cpe", "apg")

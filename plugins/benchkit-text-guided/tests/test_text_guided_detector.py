@@ -139,6 +139,11 @@ def test_paper_configuration_is_skipped_without_weights(samples):
         TextGuided(feature_size=16, epochs=1).fit(samples[0])
 
 
+def test_the_planner_asks_for_clip_weights_only_when_prompts_are_used():
+    assert TextGuided().backbone_names() == ["dino-vitb8", "point-mae-pixels", "clip-text"]
+    assert TextGuided(prompts="none").backbone_names() == ["dino-vitb8", "point-mae-pixels"]
+
+
 @pytest.mark.slow
 def test_paper_configuration_runs_on_checkpoints_in_the_official_layouts(samples, official_weights, monkeypatch):
     folder, clip_model = official_weights
