@@ -20,7 +20,7 @@ def test_run_on_a_tiny_copy_of_each_real_dataset(dataset, bk_env, cli, capsys):
     data = bk_env / "data"
     MAKERS[dataset](data / dataset)
     results = bk_env / "results"
-    code = cli("run", "--detector", "btf-fpfh", "--dataset", dataset, "--data-root", str(data),
+    code = cli("run", "--detector", "btf-raw", "--dataset", dataset, "--data-root", str(data),
                "--results", str(results), "--no-site", "--quiet", "--executor", "inline")
     assert code == 0, capsys.readouterr().err
     records = [r for _, r in iter_records(results)]
