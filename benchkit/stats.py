@@ -75,29 +75,37 @@ class _SortedScores:
 
     def by_owner(self, sample_weights: np.ndarray) -> tuple[float, float]:
         """(AUROC, AP) with every element weighted by the weight of its sample."""
-        return self._metrics(sample_weights[self.owner])
+        auroc, ap = self._metrics(sample_weights[self.owner])
+        return float(auroc[0]), float(ap[0])
 
     def __call__(self, weights: np.ndarray) -> tuple[float, float]:
         """(AUROC, AP) with one weight per element, given in the original (unsorted) order."""
-        return self._metrics(weights[self.order])
+        auroc, ap = self.replicates(np.asarray(weights)[None, :])
+        return float(auroc[0]), float(ap[0])
 
-    def _metrics(self, w_sorted: np.ndarray) -> tuple[float, float]:
-        tp = np.cumsum(w_sorted * self.pos)
-        fp = np.cumsum(w_sorted) - tp
+    def replicates(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(AUROC, AP) arrays for a replicates x elements weight matrix in the original order: the whole bootstrap in
+        a few array operations, where one call per replicate spent its time in numpy's per-call overhead."""
+        return self._metrics(weights[:, self.order])
+
+    def _metrics(self, w_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w_sorted = np.atleast_2d(w_sorted)
+        tp = np.cumsum(w_sorted * self.pos, axis=1)
+        fp = np.cumsum(w_sorted, axis=1) - tp
         if self.group_ends is not None:
-            tp, fp = tp[self.group_ends], fp[self.group_ends]
-        if tp[-1] <= 0:
-            return float("nan"), float("nan")
-        recall = tp / tp[-1]
+            tp, fp = tp[:, self.group_ends], fp[:, self.group_ends]
         with np.errstate(invalid="ignore", divide="ignore"):
+            recall = tp / tp[:, -1:]
             precision = np.where(tp + fp > 0, tp / (tp + fp), 1.0)
-        # AP: step-wise sum of recall increase times precision (no interpolation), as scikit-learn computes it
-        ap = float(np.sum(np.diff(recall, prepend=0.0) * precision))
-        if fp[-1] <= 0:
-            return float("nan"), ap
-        tpr, fpr = np.r_[0.0, recall], np.r_[0.0, fp / fp[-1]]
-        # trapezoids: a tie between a positive and a negative counts one half, as in scikit-learn
-        auroc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+            # AP: step-wise sum of recall increase times precision (no interpolation), as scikit-learn computes it
+            ap = np.sum(np.diff(recall, axis=1, prepend=0.0) * precision, axis=1)
+            zeros = np.zeros((len(tp), 1))
+            tpr, fpr = np.hstack([zeros, recall]), np.hstack([zeros, fp / fp[:, -1:]])
+            # trapezoids: a tie between a positive and a negative counts one half, as in scikit-learn
+            auroc = np.sum(np.diff(fpr, axis=1) * (tpr[:, 1:] + tpr[:, :-1]) / 2.0, axis=1)
+        no_positive, no_negative = tp[:, -1] <= 0, fp[:, -1] <= 0
+        ap[no_positive] = np.nan
+        auroc[no_positive | no_negative] = np.nan
         return auroc, ap
 
 
@@ -124,8 +132,13 @@ class _PairCounts:
                 self.A[:, t] = np.bincount(owner, weights=below + 0.5 * ties, minlength=k)
 
     def auroc(self, c: np.ndarray) -> float:
-        denom = (c @ self.P) * (c @ self.N)
-        return float(c @ self.A @ c / denom) if denom > 0 else float("nan")
+        return float(self.replicates(np.asarray(c, dtype=float)[None, :])[0])
+
+    def replicates(self, counts: np.ndarray) -> np.ndarray:
+        """AUROC of each row of a replicates x samples count matrix."""
+        denom = (counts @ self.P) * (counts @ self.N)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(denom > 0, np.einsum("ri,ri->r", counts @ self.A, counts) / denom, np.nan)
 
 
 def weighted_auroc(labels: Sequence[int], scores: Sequence[float], weights: Sequence[float] | None = None) -> float:
@@ -192,15 +205,15 @@ def bootstrap_intervals(
         idx = np.flatnonzero(cats == cat)
         draws = rng.integers(0, len(idx), size=(n_boot, len(idx)))  # replicate x drawn position within category
         counts = np.stack([np.bincount(d, minlength=len(idx)) for d in draws]).astype(float)  # weight per sample
-        obj = np.array([_SortedScores(labels[idx], scores[idx])(c) for c in counts])
-        reps[cat] = {"i_auroc": obj[:, 0], "i_aupr": obj[:, 1]}
+        i_auroc, i_aupr = _SortedScores(labels[idx], scores[idx]).replicates(counts)
+        reps[cat] = {"i_auroc": i_auroc, "i_aupr": i_aupr}
         if maps is not None:
             keep = np.array([k for k, i in enumerate(idx) if maps[i] is not None and gts[i] is not None], dtype=int)
             if keep.size:
                 cat_gts = [np.asarray(gts[idx[k]]).ravel() > 0 for k in keep]
                 cat_maps = [np.asarray(maps[idx[k]], dtype=float).ravel() for k in keep]
                 pairs = _PairCounts(cat_gts, cat_maps)
-                reps[cat]["p_auroc"] = np.array([pairs.auroc(c[keep]) for c in counts])
+                reps[cat]["p_auroc"] = pairs.replicates(counts[:, keep])
                 if n_map:
                     owner = np.repeat(np.arange(keep.size, dtype=np.int32), [m.size for m in cat_maps])
                     pix = _SortedScores(np.concatenate(cat_gts), np.concatenate(cat_maps), owner)

@@ -27,7 +27,7 @@ Differences from the reference code that remain, and their measured effect:
 - The reference blurs an 8-bit quantized copy of the map through PIL; benchkit blurs the float map with scipy
   (edges: nearest), so it loses no resolution. Image scores do not depend on the blur.
 - None in the coreset: like the reference (``get_coreset_idx_randomp(float16=True)``) benchkit selects in float16
-  (`half_precision_coreset`). The rounding matters: selecting in float32 (``coreset_precision="float32"``) keeps 680
+  (`benchkit_components.memory_bank.half_precision_coreset`, torch's half arithmetic reproduced exactly). The rounding matters: selecting in float32 (``coreset_precision="float32"``) keeps 680
   of the same 784 patches on synthetic-rgbd donut and scores I-AUROC 0.778 there against the reference's 0.806
   (benchkit 2.0 did that; it was the whole of its -0.028 difference: its features and scoring were identical).
 - Its valid points are those with all three coordinates non-zero; benchkit uses the sample's valid mask (any
@@ -103,29 +103,6 @@ def upsample_and_blur(patch_scores: np.ndarray, grid: int, size: int, sigma: flo
     x = torch.from_numpy(np.asarray(patch_scores, dtype=np.float32).reshape(1, 1, grid, grid))
     up = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)[0, 0].numpy()
     return gaussian_filter(up, sigma=sigma, mode="nearest") if sigma > 0 else up
-
-
-def half_precision_coreset(features: np.ndarray, n: int) -> np.ndarray:
-    """BTF's greedy coreset as 3D-ADS runs it by default (``get_coreset_idx_randomp``, ``float16=True``): ``n``
-    indices by k-center greedy from index 0, the first distances in float32, then features, distances and running
-    minima in float16 (torch's half-precision norm, minimum and first-maximum argmax). Rounding to float16 makes
-    distances tie and changes picks: on synthetic-rgbd donut 680 of 784 picks agree with float32 selection, and
-    I-AUROC is 0.806 with these picks against 0.778 with the float32 ones."""
-    import torch
-
-    with torch.no_grad():
-        bank = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
-        minimum = torch.linalg.norm(bank - bank[0:1], dim=1, keepdim=True).half()
-        bank = bank.half()
-        last = bank[0:1]
-        picks = [0]
-        for _ in range(int(n) - 1):
-            minimum = torch.minimum(torch.linalg.norm(bank - last, dim=1, keepdim=True), minimum)
-            pick = int(torch.argmax(minimum))
-            last = bank[pick:pick + 1]
-            minimum[pick] = 0
-            picks.append(pick)
-    return np.asarray(picks[:max(1, int(n))], dtype=np.int64)
 
 
 CORESET_PRECISIONS = ("float16", "float32")
@@ -228,7 +205,7 @@ class BTF(Detector):
 
     # -- fit / predict --------------------------------------------------------------------------------------------
     def fit(self, samples: Sequence[Sample]) -> BTF:
-        from benchkit_components.memory_bank import greedy_coreset, reduce_for_coreset
+        from benchkit_components.memory_bank import greedy_coreset, half_precision_coreset, reduce_for_coreset
         from benchkit_components.neighbours import NearestNeighbors
 
         if self.features not in FEATURE_KINDS:

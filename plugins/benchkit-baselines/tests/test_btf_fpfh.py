@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchkit_baselines.btf import BTF, half_precision_coreset, pooled_patches
+from benchkit_baselines.btf import BTF, pooled_patches
 from benchkit_components.fpfh import FPFH_DIM, fpfh
 from benchkit_components.grid import resize_nearest
-from benchkit_components.memory_bank import greedy_coreset
 
 
 def test_organized_patches_are_the_pooled_open3d_fpfh_of_every_valid_point(organized_clouds):
@@ -20,15 +19,6 @@ def test_organized_patches_are_the_pooled_open3d_fpfh_of_every_valid_point(organ
     image[valid] = fpfh(xyz[valid].astype(np.float64), 0.1, 30, 0.25, 100, spatial_sort=False)
     expected = pooled_patches(image.transpose(2, 0, 1))
     np.testing.assert_allclose(detector._organized_patches(train[0]), expected, rtol=1e-5, atol=1e-4)
-
-
-def test_half_precision_coreset_rounds_distances_to_float16():
-    exact = np.random.default_rng(0).integers(-8, 8, size=(400, 6)).astype(np.float32)  # representable in float16
-    assert np.array_equal(half_precision_coreset(exact, 40), greedy_coreset(exact, 40))
-    close = 1000 + np.random.default_rng(1).random((400, 6)).astype(np.float32)  # float16 cannot tell these apart
-    picks = half_precision_coreset(close, 40)
-    assert picks[0] == 0 and len(set(picks.tolist())) == 40
-    assert not np.array_equal(picks, greedy_coreset(close, 40))
 
 
 def test_coreset_precision_is_checked(organized_clouds):

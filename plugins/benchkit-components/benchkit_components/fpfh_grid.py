@@ -27,36 +27,13 @@ import math
 
 import numpy as np
 
+from benchkit_components.jit import jit
 from benchkit_components.neighbours import cpu_threads
 
 #: Plain functions the compiled kernels call (compiled with them).
 _DEVICE_FUNCTIONS = ("_eigenvector_of", "_second_eigenvector", "_smallest_eigenvector")
 #: Side of the square pixel tiles whose queries share one candidate window and one exactness proof.
 TILE = 2
-
-
-def _jit(function):
-    """numba-compile ``function`` on first use (parallel loops, cached on disk so later processes skip the compile);
-    numba is imported only when an organized FPFH is computed."""
-    compiled = None
-
-    def call(*args):
-        import numba
-
-        nonlocal compiled
-        if compiled is None:
-            numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
-            function.__globals__["prange"] = numba.prange  # a parallel loop; in plain Python, range
-            for name in _DEVICE_FUNCTIONS:  # helpers the kernels call are compiled too
-                helper = function.__globals__[name]
-                if not hasattr(helper, "py_func"):
-                    function.__globals__[name] = numba.njit(cache=True, nogil=True)(helper)
-            compiled = numba.njit(parallel=True, cache=True, nogil=True)(function)
-        numba.set_num_threads(max(1, min(cpu_threads(), numba.config.NUMBA_NUM_THREADS)))
-        return compiled(*args)
-
-    call.__doc__ = function.__doc__
-    return call
 
 
 def _window_margin(max_nn: int, duplication: float) -> int:
@@ -406,10 +383,10 @@ def _fpfh_kernel(spfh, index, d2, count):
     return out
 
 
-_tile_knn = _jit(_tile_knn_kernel)
-_normals = _jit(_normals_kernel)
-_spfh = _jit(_spfh_kernel)
-_fpfh = _jit(_fpfh_kernel)
+_tile_knn = jit(_tile_knn_kernel)
+_normals = jit(_normals_kernel, helpers=_DEVICE_FUNCTIONS)
+_spfh = jit(_spfh_kernel)
+_fpfh = jit(_fpfh_kernel)
 
 
 def fpfh_from_neighbours(points: np.ndarray, normals: np.ndarray, index: np.ndarray, d2: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ import pytest
 
 from benchkit_components.memory_bank import (
     approximate_greedy_coreset,
+    half_precision_coreset,
     greedy_coreset,
     johnson_lindenstrauss_min_dim,
     reduce_for_coreset,
@@ -140,3 +141,41 @@ def test_a_lift_is_replaced_by_a_reduction_with_the_same_distances():
         return farthest_point_sampling(f, 40, initial_distances=np.linalg.norm(f - f[0], axis=1)).tolist()
 
     assert picks(lifted) == picks(reduced)
+
+
+def test_half_precision_coreset_rounds_distances_to_float16():
+    exact = np.random.default_rng(0).integers(-8, 8, size=(400, 6)).astype(np.float32)  # representable in float16
+    assert np.array_equal(half_precision_coreset(exact, 40), greedy_coreset(exact, 40))
+    close = 1000 + np.random.default_rng(1).random((400, 6)).astype(np.float32)  # float16 cannot tell these apart
+    picks = half_precision_coreset(close, 40)
+    assert picks[0] == 0 and len(set(picks.tolist())) == 40
+    assert not np.array_equal(picks, greedy_coreset(close, 40))
+
+
+def _torch_half_coreset(features: np.ndarray, n: int) -> list[int]:
+    """3D-ADS's loop (``get_coreset_idx_randomp`` with ``float16=True``) in torch, as the reference runs it."""
+    import torch
+
+    bank = torch.from_numpy(features)
+    minimum = torch.linalg.norm(bank - bank[0:1], dim=1, keepdim=True).half()
+    bank = bank.half()
+    last, picks = bank[0:1], [0]
+    for _ in range(n - 1):
+        minimum = torch.minimum(torch.linalg.norm(bank - last, dim=1, keepdim=True), minimum)
+        pick = int(torch.argmax(minimum))
+        last, minimum[pick] = bank[pick:pick + 1], 0
+        picks.append(pick)
+    return picks
+
+
+@pytest.mark.parametrize("kind", ["fpfh-like", "depth-like", "tiny"])
+def test_half_precision_coreset_picks_what_torch_half_arithmetic_picks(kind):
+    rng = np.random.default_rng(3)
+    if kind == "fpfh-like":  # non-negative, many near-zero histogram bins: float16 ties abound
+        x = rng.random((3000, 33)) ** 3 * rng.random((3000, 1)) * 60
+    elif kind == "depth-like":  # 64 depths around 0.6 m: differences in float16's subnormal range
+        x = 0.6 + 1e-4 * rng.normal(size=(2500, 64))
+    else:  # chunks of the kernel (1024 rows) not filled, and more picks than distinct values
+        x = rng.integers(0, 3, size=(1500, 2)) * 10.0
+    x = x.astype(np.float32)
+    assert half_precision_coreset(x, 300).tolist() == _torch_half_coreset(x, 300)

@@ -7,6 +7,11 @@ spread back to every point by nearest neighbour), average each point's score wit
 neighbours', and score the object by the mean of its top ``top_fraction`` point scores (a max robust to one spike).
 Radii are in multiples of the cloud's own mean point spacing, so one setting serves millimetre and metre data.
 
+A cloud's point scores depend on nothing but the cloud and the parameters (the subsample is drawn from a digest of
+the coordinates, not from the sample's id, which the harness makes opaque and different in every job), so they go
+through the feature cache: a test scan that several zero-shot jobs score (each one-vs-rest training category, each
+cross-dataset source) is scored once. Latency is recorded as if uncached, as for every cached feature.
+
 - ``zs-fpfh-rarity``: FPFH of every point; a point's score is the FPFH distance to its nearest match *outside* its own
   neighbourhood (farther than ``exclusion_spacings`` point spacings): a patch of the surface that resembles nothing
   elsewhere on the object scores high, even when its own points resemble each other.
@@ -18,8 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import hashlib
+
 import numpy as np
-from benchkit import Detector, Prediction, Sample
+from benchkit import Detector, Prediction, Sample, cached_features
+
+from benchkit_zeroshot.plugin import GEOMETRIC_VERSION
 
 
 class WithinCloudDetector(Detector):
@@ -41,20 +50,40 @@ class WithinCloudDetector(Detector):
         raise NotImplementedError
 
     def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
+        scorer = _CloudScores(self)
+        out = []
+        for sample in samples:
+            full = cached_features(scorer, np.asarray(sample.point_cloud(), dtype=np.float64))
+            top = np.sort(full)[-max(1, int(round(self.top_fraction * len(full)))):]
+            out.append(Prediction(float(top.mean()), sample.scatter(full)))
+        return out
+
+    def cloud_scores(self, points: np.ndarray) -> np.ndarray:
+        """Smoothed scores of every point of ``points`` (subsampled, scored, spread back)."""
         from benchkit_components.groups import smooth_scores
         from benchkit_components.neighbours import spread_to_points
         from benchkit_components.sampling import subsample_indices
 
-        out = []
-        for sample in samples:
-            points = np.asarray(sample.point_cloud(), dtype=np.float64)
-            chosen = subsample_indices(len(points), self.max_points, self.seed, sample.id)
-            sub = points[chosen]
-            scores = smooth_scores(sub, self.point_scores(sub), self.smooth_k)
-            full = scores if len(sub) == len(points) else spread_to_points(sub, scores, points)
-            top = np.sort(full)[-max(1, int(round(self.top_fraction * len(full)))):]
-            out.append(Prediction(float(top.mean()), sample.scatter(full)))
-        return out
+        digest = hashlib.blake2b(np.ascontiguousarray(points).tobytes(), digest_size=16).hexdigest()
+        sub = points[subsample_indices(len(points), self.max_points, self.seed, digest)]
+        scores = smooth_scores(sub, self.point_scores(sub), self.smooth_k)
+        return scores if len(sub) == len(points) else spread_to_points(sub, scores, points)
+
+
+class _CloudScores:
+    """A within-cloud detector's point scoring as a frozen feature of the feature cache: its identity is the
+    detector's class, version and parameters (``top_fraction`` left out: it acts after the cached scores)."""
+
+    device = "cpu"
+
+    def __init__(self, detector: WithinCloudDetector) -> None:
+        self.detector = detector
+        params = {k: v for k, v in detector.get_params().items() if k != "top_fraction"}
+        self.identity = {"name": f"benchkit_zeroshot.{type(detector).__name__}", "version": GEOMETRIC_VERSION,
+                         "weights": "none", "sha256": None, "params": params}
+
+    def encode(self, points: np.ndarray) -> np.ndarray:
+        return self.detector.cloud_scores(points)
 
 
 class FPFHRarity(WithinCloudDetector):
@@ -72,8 +101,7 @@ class FPFHRarity(WithinCloudDetector):
         from benchkit_components.neighbours import NearestNeighbors
 
         spacing = mean_spacing(points)
-        features = fpfh(points, self.normal_radius_spacings * spacing, 30, self.fpfh_radius_spacings * spacing, 100,
-                        cached=True)
+        features = fpfh(points, self.normal_radius_spacings * spacing, 30, self.fpfh_radius_spacings * spacing, 100)
         # FPFH's three 11-bin histograms each sum to 100: as distributions, flat and curved regions compare fairly
         features = features / np.maximum(features.sum(axis=1, keepdims=True), 1e-9)
         distances, matches = NearestNeighbors(features).search(features, self.candidates)

@@ -7,6 +7,9 @@ from benchkit import DetectorSpec, hookimpl
 #: The settings where a training-free detector's numbers mean something new: in the others it would score the same
 #: test clouds the same way.
 ZERO_SHOT = frozenset({"zero-shot-one-vs-rest", "zero-shot-cross-dataset"})
+#: Version of zs-fpfh-rarity and zs-surface-deviation (and of their cached point scores). 1.1: the subsample is drawn
+#: from a digest of the cloud's coordinates instead of the sample id.
+GEOMETRIC_VERSION = "1.1"
 
 
 def make_fpfh_rarity(**params):
@@ -31,11 +34,11 @@ def make_pointad_clip(**params):
 def register_detectors(register):
     points = frozenset({"points"})
     register(DetectorSpec(
-        name="zs-fpfh-rarity", version="1.0",
+        name="zs-fpfh-rarity", version=GEOMETRIC_VERSION,
         description="Training-free: FPFH of each point against the rest of its own cloud (rarity outside its "
                     "neighbourhood)", factory=make_fpfh_rarity, consumes=points, trains=False, settings=ZERO_SHOT))
     register(DetectorSpec(
-        name="zs-surface-deviation", version="1.0",
+        name="zs-surface-deviation", version=GEOMETRIC_VERSION,
         description="Training-free: each point's distance from the plane of its neighbours, relative to the cloud",
         factory=make_surface_deviation, consumes=points, trains=False, settings=ZERO_SHOT))
     register(DetectorSpec(

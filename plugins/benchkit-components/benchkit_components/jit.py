@@ -1,0 +1,37 @@
+"""numba compilation for the few loops that no library offers (the pixel-grid FPFH, BTF's float16 coreset).
+
+Kernels are written as plain Python over numpy arrays, with ``prange`` for their parallel loop; `jit` compiles one
+on first call (parallel, cached on disk so later processes skip the compile) and runs it on the job's threads.
+numba is imported only when a kernel is first called, so importing a module that defines kernels stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from benchkit_components.neighbours import cpu_threads
+
+
+def jit(function: Callable, helpers: Sequence[str] = ()) -> Callable:
+    """``function`` compiled with numba on its first call; ``helpers`` names the plain functions of its module that
+    it calls (compiled alongside)."""
+    compiled = None
+
+    def call(*args):
+        import numba
+
+        nonlocal compiled
+        if compiled is None:
+            numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+            function.__globals__["prange"] = numba.prange  # a parallel loop; in plain Python, range
+            for name in helpers:
+                helper = function.__globals__[name]
+                if not hasattr(helper, "py_func"):
+                    function.__globals__[name] = numba.njit(cache=True, nogil=True)(helper)
+            compiled = numba.njit(parallel=True, cache=True, nogil=True)(function)
+        numba.set_num_threads(max(1, min(cpu_threads(), numba.config.NUMBA_NUM_THREADS)))
+        return compiled(*args)
+
+    call.__doc__ = function.__doc__
+    call.py_func = function
+    return call
