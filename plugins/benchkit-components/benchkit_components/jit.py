@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from benchkit_components.neighbours import cpu_threads
 
 
-def jit(function: Callable, helpers: Sequence[str] = ()) -> Callable:
+def jit(function: Callable, helpers: Sequence[str] = (), intrinsics: Callable | None = None) -> Callable:
     """``function`` compiled with numba on its first call; ``helpers`` names the plain functions of its module that
-    it calls (compiled alongside)."""
+    it calls (compiled alongside); ``intrinsics()``, when given, returns more names for them (numba intrinsics,
+    which can only be made once numba is imported)."""
     compiled = None
 
     def call(*args):
@@ -24,6 +25,8 @@ def jit(function: Callable, helpers: Sequence[str] = ()) -> Callable:
         if compiled is None:
             numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
             function.__globals__["prange"] = numba.prange  # a parallel loop; in plain Python, range
+            if intrinsics is not None:
+                function.__globals__.update(intrinsics())
             for name in helpers:
                 helper = function.__globals__[name]
                 if not hasattr(helper, "py_func"):
@@ -35,3 +38,21 @@ def jit(function: Callable, helpers: Sequence[str] = ()) -> Callable:
     call.__doc__ = function.__doc__
     call.py_func = function
     return call
+
+
+def bit_casts() -> dict[str, Callable]:
+    """``float32_bits(x)`` and ``bits_float32(i)``: a float32's bit pattern as an int32 and back, as one LLVM
+    bitcast each (numba has no scalar view), so that kernels rounding through the bits still vectorise."""
+    from llvmlite import ir
+    from numba import types
+    from numba.extending import intrinsic
+
+    def cast(source, target, width):
+        @intrinsic
+        def convert(typingctx, value):
+            def codegen(context, builder, signature, args):
+                return builder.bitcast(args[0], ir.IntType(32) if target is types.int32 else ir.FloatType())
+            return target(source), codegen
+        return convert
+
+    return {"float32_bits": cast(types.float32, types.int32, 32), "bits_float32": cast(types.int32, types.float32, 32)}

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from benchkit import rng
 
-from benchkit_components.jit import jit
+from benchkit_components.jit import bit_casts, jit
 from benchkit_components.neighbours import NearestNeighbors
 from benchkit_components.sampling import farthest_point_sampling
 
@@ -153,8 +153,9 @@ def half_precision_coreset(features: np.ndarray, n: int) -> np.ndarray:
     Rounding to float16 makes distances tie and changes picks (on synthetic-rgbd donut 680 of 784 picks agree with
     float32 selection), so this reproduces torch's arithmetic exactly rather than approximating it: on the CPU torch
     computes a half difference in float32 and rounds it to half, sums the squares in float32 in column order and
-    rounds the square root to half. `_half_coreset_kernel` does the same in numba, 4-5x faster than torch's half
-    kernels; a test checks that both pick the same indices.
+    rounds the square root to half. `_half_coreset_kernel` does the same in numba: 5-13x faster than torch's half
+    kernels on one thread (33- and 64-d banks of 7,840 to 39,200 features); a test checks that both pick the same
+    indices.
     """
     import torch
 
@@ -173,16 +174,16 @@ def half_precision_coreset(features: np.ndarray, n: int) -> np.ndarray:
 _HALF_NORMAL_BITS, _HALF_INF_BITS = 0x38800000, 0x477FF000
 
 
-def _round_to_half(values, bits):
-    """Round float32 ``values`` (``bits``: the same memory as int32) in place to the nearest float16, ties to even."""
-    for i in range(len(values)):
-        magnitude = bits[i] & 0x7FFFFFFF
-        if magnitude >= _HALF_INF_BITS:
-            values[i] = np.float32(np.inf) if values[i] > 0 else np.float32(-np.inf)
-        elif magnitude < _HALF_NORMAL_BITS:  # float16 subnormals: multiples of 2^-24
-            values[i] = np.float32(np.rint(values[i] * np.float32(16777216.0)) * np.float32(5.9604645e-08))
-        else:  # keep 10 of float32's 23 fraction bits, rounding the 13 dropped ones to nearest, ties to even
-            bits[i] = (bits[i] + 0xFFF + ((bits[i] >> 13) & 1)) & ~0x1FFF
+def _to_half(x):
+    """The float16 nearest to float32 ``x`` (ties to even), as a float32; branch-free so that loops vectorise."""
+    bits = float32_bits(x)  # noqa: F821 (injected by `jit`: benchkit_components.jit.bit_casts)
+    magnitude = bits & 0x7FFFFFFF
+    # normal range: keep 10 of float32's 23 fraction bits, the 13 dropped ones rounded to nearest, ties to even
+    normal = bits_float32((bits + 0xFFF + ((bits >> 13) & 1)) & ~0x1FFF)  # noqa: F821
+    # subnormal range, multiples of 2^-24: float32 spacing at 0.5 is 2^-24, so the addition rounds (ties to even)
+    small = np.float32(math.copysign((abs(x) + np.float32(0.5)) - np.float32(0.5), x))
+    large = np.float32(math.copysign(np.inf, x))
+    return large if magnitude >= _HALF_INF_BITS else (small if magnitude < _HALF_NORMAL_BITS else normal)
 
 
 def _half_coreset_kernel(bank_t, minimum, count, picks):
@@ -198,31 +199,25 @@ def _half_coreset_kernel(bank_t, minimum, count, picks):
             lo = c * chunk
             size = min(n, lo + chunk) - lo
             total = np.zeros(size, dtype=np.float32)
-            difference = np.empty(size, dtype=np.float32)
-            difference_bits = difference.view(np.int32)
             for d in range(dims):
-                row = bank_t[d]
+                row = bank_t[d, lo:lo + size]
+                centre = last[d]
                 for i in range(size):
-                    difference[i] = row[lo + i] - last[d]
-                _round_to_half(difference, difference_bits)
-                for i in range(size):
-                    total[i] += difference[i] * difference[i]
-            for i in range(size):
-                total[i] = np.sqrt(total[i])
-            _round_to_half(total, total.view(np.int32))
+                    half = _to_half(row[i] - centre)
+                    total[i] += half * half
             value, index = np.float32(-1.0), -1
             for i in range(size):
-                m = min(total[i], minimum[lo + i])
+                m = min(_to_half(np.sqrt(total[i])), minimum[lo + i])
                 minimum[lo + i] = m
                 if m > value:
                     value, index = m, lo + i
             best_value[c], best_index[c] = value, index
         pick = best_index[0]
         for c in range(1, chunks):  # the first maximum, as torch.argmax gives it
-            if best_value[c] > best_value[(pick // chunk)]:
+            if best_value[c] > best_value[pick // chunk]:
                 pick = best_index[c]
         minimum[pick] = 0.0
         picks[p] = pick
 
 
-_half_coreset = jit(_half_coreset_kernel, helpers=("_round_to_half",))
+_half_coreset = jit(_half_coreset_kernel, helpers=("_to_half",), intrinsics=bit_casts)
