@@ -47,7 +47,7 @@ def bit_casts() -> dict[str, Callable]:
     from numba import types
     from numba.extending import intrinsic
 
-    def cast(source, target, width):
+    def cast(source, target):
         @intrinsic
         def convert(typingctx, value):
             def codegen(context, builder, signature, args):
@@ -55,4 +55,4 @@ def bit_casts() -> dict[str, Callable]:
             return target(source), codegen
         return convert
 
-    return {"float32_bits": cast(types.float32, types.int32, 32), "bits_float32": cast(types.int32, types.float32, 32)}
+    return {"float32_bits": cast(types.float32, types.int32), "bits_float32": cast(types.int32, types.float32)}

@@ -17,6 +17,18 @@ def test_fps_of_a_small_cloud_repeats_points():
     assert farthest_point_sampling(np.eye(3), 5).tolist() == [0, 1, 2, 0, 1]
 
 
+@pytest.mark.parametrize("dims,ties,initial", [(3, False, False), (3, True, False), (2, False, False),
+                                                (1, True, False), (3, False, True)])
+def test_fps_compiled_on_the_cpu_picks_what_the_torch_loop_picks(dims, ties, initial):
+    rng = np.random.default_rng(dims)
+    x = (rng.normal(size=(9000, dims)) * [10.0, 1.0, 0.1][:dims]).astype(np.float32)  # spans three chunks
+    if ties:
+        x = np.round(x, 1)
+    start = rng.random(len(x)).astype(np.float32) if initial else None
+    torch_loop = farthest_point_sampling(x, 700, initial_distances=start, device="cpu:0")  # not "cpu": torch
+    assert farthest_point_sampling(x, 700, initial_distances=start).tolist() == torch_loop.tolist()
+
+
 def test_groups_are_the_nearest_points_of_each_centre():
     rng = np.random.default_rng(0)
     pts = rng.normal(size=(500, 3)).astype(np.float32)
