@@ -6,7 +6,8 @@ Why two engines for banks: faiss-cpu 1.15 takes a slower code path for fewer tha
 cloud's query set here (measured, one thread, 33-d FPFH against a 10,000-entry bank: 65 us per query with
 1,000-4,095 queries, 18-22 us from 4,096 on; the numpy block search: 19-24 us at every count; 768-d features: about
 equal). So query sets from `FAISS_FROM_QUERIES` on (a full-size scan, a whole test set) go to faiss, smaller ones to
-numpy. Both find the same neighbours (tested); the returned distances are recomputed directly as |q - b|^2 for the
+numpy. A bank of points (3 columns or fewer, PatchCore(FPFH+Raw)'s xyz bank) is ranked by the KD-tree instead. All
+find the same neighbours (tested); the returned distances are recomputed directly as |q - b|^2 for the
 neighbours found rather than taken as |q|^2 + |b|^2 - 2 q.b, so they are the same whichever engine ranked them, and
 free of that formula's cancellation.
 """
@@ -50,6 +51,7 @@ class NearestNeighbors:
         width = self.bank.shape[1]
         self._block_rows = max(16, min(2**19 * max(1, width // 32), 2**23) // len(self.bank))
         self._faiss_index = None  # built on the first large query set
+        self._tree = None  # for banks of points, built on the first search
 
     def _ranked_by_faiss(self, queries: np.ndarray, k: int) -> np.ndarray:
         """Indices of the ``k`` nearest entries of each query, ranked by faiss on the centred bank."""
@@ -60,6 +62,14 @@ class NearestNeighbors:
             self._faiss_index.add(self._centred)
         return self._faiss_index.search(np.ascontiguousarray(queries - self._centre), k)[1]
 
+    def _ranked_by_tree(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """Indices of the ``k`` nearest entries of each query, ranked by a KD-tree (scipy) of the bank."""
+        from scipy.spatial import cKDTree
+
+        if self._tree is None:
+            self._tree = cKDTree(self.bank)
+        return self._tree.query(queries, k=k, workers=cpu_threads())[1].reshape(len(queries), k)
+
     def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Squared L2 distances and indices (int64) of the ``k`` nearest bank entries, each Q x k, nearest first."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
@@ -68,11 +78,14 @@ class NearestNeighbors:
         k = min(int(k), len(self.bank))
         distances = np.empty((len(queries), k), dtype=np.float32)
         indices = np.empty((len(queries), k), dtype=np.int64)
-        by_faiss = self._ranked_by_faiss(queries, k) if len(queries) >= FAISS_FROM_QUERIES else None
+        if self.bank.shape[1] <= 3:  # points: a KD-tree ranks them far faster than a product with 3 columns
+            ranked = self._ranked_by_tree(queries, k)
+        else:
+            ranked = self._ranked_by_faiss(queries, k) if len(queries) >= FAISS_FROM_QUERIES else None
         for start in range(0, len(queries), self._block_rows):
             block = queries[start:start + self._block_rows]
-            if by_faiss is not None:
-                found = by_faiss[start:start + len(block)]
+            if ranked is not None:
+                found = ranked[start:start + len(block)]
             else:
                 # |b|^2 - 2 q.b ranks the bank like |q - b|^2 does (|q|^2 is the same for every entry)
                 key = (block - self._centre) @ self._centred.T

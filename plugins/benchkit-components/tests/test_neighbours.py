@@ -96,6 +96,20 @@ def test_large_query_sets_go_to_faiss_and_find_the_same_neighbours(k, monkeypatc
     np.testing.assert_allclose(squared, expected_d, rtol=1e-6)
 
 
+@pytest.mark.parametrize("k", [1, 4])
+def test_a_bank_of_points_is_ranked_by_a_kd_tree_and_finds_the_same_neighbours(k):
+    from benchkit_components.neighbours import NearestNeighbors
+
+    rng = np.random.default_rng(20 + k)
+    bank, queries = 500.0 + rng.random((3000, 3)) * 50, 500.0 + rng.random((900, 3)) * 50  # xyz in millimetres
+    nn = NearestNeighbors(bank)
+    squared, idx = nn.search(queries, k)
+    assert nn._tree is not None and nn._faiss_index is None
+    expected_d, expected_idx = _exact(bank, queries, k)
+    np.testing.assert_array_equal(idx, expected_idx)
+    np.testing.assert_allclose(squared, expected_d, rtol=1e-5)
+
+
 def test_bank_search_tells_close_neighbours_apart_far_from_the_origin():
     """Coordinates in millimetres a metre from the origin, 0.05 mm apart: |q|^2 + |b|^2 - 2 q.b in float32 cannot
     rank those (its rounding is ~0.1 mm^2); the search ranks on centred copies and measures |q - b|^2 directly."""
