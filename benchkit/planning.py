@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchkit.datasets import Dataset, DatasetSpec
+from benchkit.detector_memo import describe
 from benchkit.errors import BenchkitError, DataError, MissingWeightsError, UsageError
 from benchkit.jobs import ALL, Job, NotRun, ids_digest, jsonable, record_path
 from benchkit.plugins import Registry, accepts_param
@@ -183,7 +184,14 @@ class Planner:
                              f"valid: {', '.join(sorted(valid)) or 'none'}")
 
     def _default_params(self, det_spec, backbone: str | None) -> dict[str, Any]:
-        return det_spec.build(backbone, **self._harness_params(det_spec, seed=0)).get_params()
+        return describe(det_spec, self._build_params(det_spec, backbone, seed=0, with_user=False))[0]
+
+    def _build_params(self, det_spec, backbone: str | None, seed: int, with_user: bool = True) -> dict[str, Any]:
+        """The keyword arguments a job's detector is built with."""
+        params = {**self._harness_params(det_spec, seed), **(self.detector_params if with_user else {})}
+        if backbone is not None and det_spec.backbones:
+            params["backbone"] = backbone
+        return params
 
     def _harness_params(self, det_spec, seed: int) -> dict[str, Any]:
         params: dict[str, Any] = {}
@@ -200,8 +208,7 @@ class Planner:
         the detector, built with this run's parameters, names (`Detector.backbone_names`)."""
         key = (det_spec.name, backbone)
         if key not in self._backbones:
-            params = {**self._harness_params(det_spec, seed=0), **self.detector_params}
-            named = det_spec.build(backbone, **params).backbone_names()
+            named = describe(det_spec, self._build_params(det_spec, backbone, seed=0))[1]
             default = backbone or (det_spec.backbones[0] if det_spec.backbones else None)
             self._backbones[key] = [n for n in dict.fromkeys([default, *named]) if n in self.registry.backbones]
         return self._backbones[key]
@@ -257,12 +264,9 @@ class Planner:
 
     def _job(self, name: str, det_spec, backbone, dataset: Dataset, setting: str, seed: int, plan: Plan,
              opened: dict[str, Dataset]) -> Job:
-        params = {**self._harness_params(det_spec, seed), **self.detector_params}
-        if backbone is not None:
-            params["backbone"] = backbone
-        detector = det_spec.build(**params)
+        params = self._build_params(det_spec, backbone, seed)
         config = {
-            "detector": {"name": name, "version": det_spec.version, "params": jsonable(detector.get_params())},
+            "detector": {"name": name, "version": det_spec.version, "params": describe(det_spec, params)[0]},
             "dataset": {"name": dataset.name, "version": dataset.version, "options": jsonable(dataset.config()),
                         "eval_size": dataset.eval_size},
             "setting": {"name": setting, "hide_category": plan.hide_category, **jsonable(plan.config)},
