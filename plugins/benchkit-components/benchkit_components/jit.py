@@ -12,10 +12,13 @@ from collections.abc import Callable, Sequence
 from benchkit_components.neighbours import cpu_threads
 
 
-def jit(function: Callable, helpers: Sequence[str] = (), intrinsics: Callable | None = None) -> Callable:
+def jit(function: Callable, helpers: Sequence[str] = (), intrinsics: Callable | None = None,
+        parallel: bool = True) -> Callable:
     """``function`` compiled with numba on its first call; ``helpers`` names the plain functions of its module that
     it calls (compiled alongside); ``intrinsics()``, when given, returns more names for them (numba intrinsics,
-    which can only be made once numba is imported)."""
+    which can only be made once numba is imported). ``parallel=False`` for kernels called often on small inputs:
+    entering a parallel region per loop costs more than their work (with parallel regions, farthest point sampling
+    inside SeDiR's and Mamba3D-AD's training made concurrent jobs 3x slower)."""
     compiled = None
 
     def call(*args):
@@ -31,8 +34,9 @@ def jit(function: Callable, helpers: Sequence[str] = (), intrinsics: Callable | 
                 helper = function.__globals__[name]
                 if not hasattr(helper, "py_func"):
                     function.__globals__[name] = numba.njit(cache=True, nogil=True)(helper)
-            compiled = numba.njit(parallel=True, cache=True, nogil=True)(function)
-        numba.set_num_threads(max(1, min(cpu_threads(), numba.config.NUMBA_NUM_THREADS)))
+            compiled = numba.njit(parallel=parallel, cache=True, nogil=True)(function)
+        if parallel:  # a serial kernel must not start numba's thread pool
+            numba.set_num_threads(max(1, min(cpu_threads(), numba.config.NUMBA_NUM_THREADS)))
         return compiled(*args)
 
     call.__doc__ = function.__doc__

@@ -151,7 +151,7 @@ def _narrow_fps_kernel(x, min_dist, start, selected):
                 pick = best_index[c]
 
 
-_narrow_fps = jit(_narrow_fps_kernel)
+_narrow_fps = jit(_narrow_fps_kernel, parallel=False)
 
 
 def subsample_indices(n_points: int, max_points: int | None, seed: int, *keys: object) -> np.ndarray:
