@@ -94,8 +94,18 @@ def _environment() -> Environment:
     return env
 
 
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        dst.unlink(missing_ok=True)
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
 def _copy_thumbnails(data: SiteData, out: Path) -> dict[str, dict[str, str]]:
-    """Copy every job's pictures into the site; per record id, "<sample id>::<kind>" -> path from the site root."""
+    """Copy every job's pictures into the site; per record id, "<sample id>::<kind>" -> path from the site root.
+    A picture is hard-linked where the file system allows (thumbnails are written anew, never changed in place,
+    so the link keeps the site's copy as it was), else copied."""
     copied: dict[str, dict[str, str]] = {}
     for e in data.entries:
         items = data.thumbnails(e)
@@ -106,7 +116,7 @@ def _copy_thumbnails(data: SiteData, out: Path) -> dict[str, dict[str, str]]:
         files = {}
         for item in items:
             for kind, src in item["files"].items():
-                shutil.copyfile(src, folder / src.name)
+                _link_or_copy(src, folder / src.name)
                 files[f"{item['id']}::{kind}"] = f"thumbs/{e.id}/{src.name}"
         copied[e.id] = files
     return copied
