@@ -65,8 +65,8 @@ class Align3DAD(Detector):
                  max_train_samples: int = 4, anomalies_per_sample: int = 2, train_points: int = 2048,
                  align_epochs: int = 100, prompt_epochs: int = 200, lr: float = 1e-3, temperature: float = 0.07,
                  reweighting: str = "consistency", dual_contrast_weight: float = 1.0, sigma: float = 4.0,
-                 smooth_k: int = 16, relief: str = "auto", standardize: str = "auto", clip_model: str | None = None,
-                 seed: int = 0, device: str = "cpu") -> None:
+                 smooth_k: int = 16, relief: str = "auto", standardize: str = "auto", appearance: str = "on",
+                 clip_model: str | None = None, seed: int = 0, device: str = "cpu") -> None:
         self.backbone = backbone
         self.views = views
         self.max_points = max_points
@@ -83,6 +83,7 @@ class Align3DAD(Detector):
         self.smooth_k = smooth_k
         self.relief = relief
         self.standardize = standardize
+        self.appearance = appearance
         self.clip_model = clip_model
         self.seed = seed
         self.device = device
@@ -104,9 +105,13 @@ class Align3DAD(Detector):
         standardised over the object when `standardize` says so."""
         from benchkit_align3d.relief import depth_relief
 
-        feats = views.back_project(np.asarray(self.image_.encode(views.rgb()), dtype=np.float32))
+        parts = []
+        if self.appearance == "on":
+            parts.append(views.back_project(np.asarray(self.image_.encode(views.rgb()), dtype=np.float32)))
         if self.relief_:
-            feats = np.concatenate([feats, views.back_project(depth_relief(views.depth))], axis=1)
+            relief = depth_relief(views.depth)
+            parts.append(views.back_project(np.abs(relief) if self.relief == "magnitude" else relief))
+        feats = np.concatenate(parts, axis=1)
         if self.standardize_ == "object":
             feats = standardize_over_object(feats)
         return feats
@@ -125,14 +130,17 @@ class Align3DAD(Detector):
 
         from benchkit_align3d.anomalies import bump_or_dent
 
-        for name, allowed in (("reweighting", ("consistency", "none")), ("relief", ("auto", "on", "off")),
-                              ("standardize", ("auto", "object", "none"))):
+        for name, allowed in (("reweighting", ("consistency", "none")),
+                              ("relief", ("auto", "on", "magnitude", "off")),
+                              ("standardize", ("auto", "object", "none")), ("appearance", ("on", "off"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         params: dict[str, Any] = {} if self.clip_model is None else {"model_name": self.clip_model}
         self.image_ = build_backbone(self.backbone, **(params if self.backbone == "clip-image" else {}))
         weight_free = getattr(self.image_, "weights", None) == "none"
-        self.relief_ = self.relief == "on" or (self.relief == "auto" and weight_free)
+        self.relief_ = self.relief in ("on", "magnitude") or (self.relief == "auto" and weight_free)
+        if self.appearance == "off" and not self.relief_:
+            raise ValueError("appearance='off' leaves no rendering feature: set relief to 'on' or 'magnitude'")
         self.standardize_ = self.standardize if self.standardize != "auto" else ("object" if weight_free else "none")
         self.size_ = int(getattr(self.image_, "image_size", 224))
         generator = rng(self.seed, "align3d-ad")

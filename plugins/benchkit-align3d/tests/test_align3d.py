@@ -75,6 +75,25 @@ def test_both_stages_train_where_rgb_allows_and_score_unseen_samples(benchkit_en
     assert pred.map.shape == ((336, 336) if kind == "organized" else test[-1].map_shape)
 
 
+def test_relief_magnitude_and_appearance_switches_change_the_rendering_features(benchkit_env):
+    from benchkit_align3d.detector import Align3DAD
+    from benchkit_align3d.relief import RELIEF_SCALES
+
+    train, test = make_samples("points", n_test=2)
+    widths, features = {}, {}
+    for name, params in {"default": {}, "magnitude": {"relief": "magnitude"},
+                         "relief only": {"relief": "magnitude", "appearance": "off"}}.items():
+        detector = Align3DAD(**{**FAST, **params}).fit(train)
+        views, _ = detector._render(test[0])
+        features[name] = detector._rendering_features(views)
+        widths[name] = features[name].shape[1]
+    assert widths["default"] == widths["magnitude"] == widths["relief only"] + 11  # HOG's 11 channels dropped
+    assert widths["relief only"] == len(RELIEF_SCALES) + 1  # relief channels and the pole
+    assert not np.allclose(features["default"], features["magnitude"])
+    with pytest.raises(ValueError, match="appearance"):
+        Align3DAD(**{**FAST, "appearance": "off", "relief": "off"}).fit(train)
+
+
 def test_align3d_hog_keeps_the_contract(benchkit_env):
     check_detector(get_registry().detectors["align3d-ad"], params=FAST, kind="organized")
 
