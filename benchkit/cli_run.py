@@ -85,10 +85,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         threads=args.threads or provenance.default_threads(args.workers), executor=args.executor,
         isolated=executor.isolates_jobs, device=args.device, metrics=args.metrics,
     )
-    if args.executor == "local" and not any(results.rglob("*.json")):  # a first run: its workers load meanwhile
-        from benchkit.default_plugins.executors import start_workers_early
-
-        start_workers_early(planner.threads)
     if settings is None:  # --all: every setting, cross-dataset ones paired over the datasets found
         found = list(planner.available_datasets(datasets))
         settings = [n for spec in registry.settings.values() for n in spec.run_names(found)]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import importlib.util
 import multiprocessing
-import multiprocessing.forkserver
 import multiprocessing.connection
 import os
 import signal
@@ -72,23 +71,6 @@ def _context():
         ctx.set_forkserver_preload(_preload())
         return ctx
     return multiprocessing.get_context("spawn")
-
-
-def start_workers_early(threads: int) -> None:
-    """Start the fork server (and its imports of torch, open3d, faiss: about 7 s) in the background, so that it loads
-    while the caller plans. For a run that will surely start jobs (a fresh results folder): otherwise it would cost a
-    rerun with nothing to do that much CPU for nothing. The thread count must be final: the server's libraries read
-    it when they load."""
-    import threading
-
-    from benchkit.driver import set_thread_env
-
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return
-    set_thread_env(threads)
-    _context()  # the preload list
-    threading.Thread(target=multiprocessing.forkserver.ensure_running, name="benchkit-forkserver",
-                     daemon=True).start()
 
 
 def _watch_lifeline(lifeline: Any) -> None:
