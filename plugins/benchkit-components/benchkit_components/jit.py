@@ -32,8 +32,9 @@ def jit(function: Callable, helpers: Sequence[str] = (), intrinsics: Callable | 
                 function.__globals__.update(intrinsics())
             for name in helpers:
                 helper = function.__globals__[name]
-                if not hasattr(helper, "py_func"):
-                    function.__globals__[name] = numba.njit(cache=True, nogil=True)(helper)
+                if not hasattr(helper, "py_func"):  # replaced where the kernel and the helper's own module look it up
+                    compiled_helper = numba.njit(cache=True, nogil=True)(helper)
+                    function.__globals__[name] = helper.__globals__[name] = compiled_helper
             compiled = numba.njit(parallel=parallel, cache=True, nogil=True)(function)
         if parallel:  # a serial kernel must not start numba's thread pool
             numba.set_num_threads(max(1, min(cpu_threads(), numba.config.NUMBA_NUM_THREADS)))
