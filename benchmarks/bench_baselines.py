@@ -12,7 +12,9 @@ runs the same steps, timed in the same process on the same generated files.
 
 The benchkit side is each detector's plain name, fit and predict, with the feature cache off (a cached feature is
 no speed-up over the reference). Both sides get the same thread count (the process's: set ``OMP_NUM_THREADS`` to compare at a fixed count). open3d's
-RANSAC is not repeatable, so the reference side of PatchCore can score differently from run to run. Both sides run
+RANSAC is not repeatable, so the reference side of PatchCore can score differently from run to run;
+``--registration benchkit`` gives that side benchkit's seeded RANSAC (and fixes its coreset's random draws), so the
+score deltas then measure the other steps. Both sides run
 once, untimed, on one training and one test sample before the first category, so that neither is charged for
 imports or for loading compiled kernels.
 
@@ -20,12 +22,13 @@ Prints one line per category: seconds (fit + predict) of each side, their ratio,
 difference; then the means. Usage:
 
     python benchmarks/bench_baselines.py [--datasets synthetic-rgbd,synthetic-pc] [--categories donut,blob]
-        [--cache DIR]
+        [--cache DIR] [--registration open3d|benchkit]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 
@@ -157,19 +160,33 @@ def reference_patchcore_coreset(features: np.ndarray, memory_size: int = 10_000)
     return np.array(picked)
 
 
-def reference_patchcore(train, test) -> list[float]:
+def benchkit_registration(template: np.ndarray):
+    """benchkit's seeded RANSAC (the detector's registration, seed 0, no refinement) in place of open3d's, which is
+    not repeatable: with it the rest of the reference's steps can be compared score for score."""
+    from benchkit_baselines.registration import prepare, register
+
+    target = prepare(template, 0.5)
+    return lambda points, _template: register(points, target, 0.5, seed=0, refine=False)
+
+
+def reference_patchcore(train, test, registration: str = "open3d", seed: int = 0) -> list[float]:
     import faiss
+    import torch
 
     template = np.asarray(train[0].points, dtype=np.float64)
-    features = [reference_fpfh(reference_registration(np.asarray(s.points, np.float64), template), 0.5)
-                for s in train]
+    registered = reference_registration
+    if registration == "benchkit":
+        registered = benchkit_registration(template)
+        np.random.seed(seed)  # the coreset's starting points and torch's lift: fixed, so that two runs agree
+        torch.manual_seed(seed)
+    features = [reference_fpfh(registered(np.asarray(s.points, np.float64), template), 0.5) for s in train]
     features = np.concatenate(features)
     bank = features[reference_patchcore_coreset(features)]
     index = faiss.IndexFlatL2(bank.shape[1])
     index.add(np.ascontiguousarray(bank))
     scores = []
     for sample in test:
-        query = reference_fpfh(reference_registration(np.asarray(sample.points, np.float64), template), 0.5)
+        query = reference_fpfh(registered(np.asarray(sample.points, np.float64), template), 0.5)
         distances, _ = index.search(np.ascontiguousarray(query), 1)
         scores.append(float(distances.max()))
     return scores
@@ -195,6 +212,12 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(CASES))
     parser.add_argument("--categories", default="", help="comma-separated; default every category")
     parser.add_argument("--cache", default=os.environ.get("BENCHKIT_CACHE", "/tmp/benchkit-bench-cache"))
+    parser.add_argument("--registration", choices=("open3d", "benchkit"), default="open3d",
+                        help="PatchCore's reference side: open3d's RANSAC as the reference runs it (not repeatable), "
+                             "or benchkit's seeded RANSAC, which isolates the other steps' score differences")
+    parser.add_argument("--reference-seed", type=int, default=0,
+                        help="with --registration benchkit: numpy's and torch's seed for the reference's coreset "
+                             "(another seed shows how much the reference's own random draws move its scores)")
     args = parser.parse_args()
     os.environ["BENCHKIT_FEATURE_CACHE"] = "off"  # both sides compute every feature: a cache hit is no speed-up
     registry = get_registry()
@@ -209,6 +232,9 @@ def main() -> None:
         for category in [c for c in dataset.categories() if not wanted or c in wanted]:
             train = [dataset.load(r) for r in dataset.index(category, "train")]
             test = [dataset.load(r) for r in dataset.index(category, "test")]
+            if dataset_name == "synthetic-pc":
+                reference = functools.partial(reference_patchcore, registration=args.registration,
+                                              seed=args.reference_seed)
             if not warmed:  # imports and compiled kernels (numba's disk cache) loaded before either side is timed
                 benchkit_scores(detector_name, train[:1], test[:1])
                 reference(train[:1], test[:1])
