@@ -35,7 +35,14 @@ rest (each alternative a switch):
   changes (benchkit run, zero-shot-one-vs-rest, seed 0; mean object / point AUROC over the tested categories):
   synthetic-pc trained on soap 0.52 / 0.47, starfish 0.62 / 0.44, blob 0.46 / 0.48 (torus 0.14-0.50 in all
   three); synthetic-rgbd trained on cookie 0.44 / 0.52, fruit 0.41 / 0.66, cable 0.62 / 0.39. Still at chance, so
-  the variant stays out of ``run --all`` (issue 14).
+  the variant stays out of ``run --all`` (issue 14). Why, as far as measured: on synthetic-pc the renderings barely
+  show the defects. A bulge is hard to see by eye in PointAD-style renderings of a 3,000-point cloud (splats about
+  12 pixels wide, shading speckled by noisy normals), and the back-projected |relief| alone (scales 1-8 pixels, no
+  learning) separates defect points, mean over anomalous test scans, at point AUROC 0.52 (bulge), 0.48 (sink),
+  0.48 (missing), 0.59 (hole) and 0.73 (crack); scales of 16 and 32 pixels, or splats in each point's tangent
+  plane instead of flat squares, moved these by a few hundredths at most, while a geometric score of the points
+  themselves (zs-fpfh-rarity) reaches 0.88 P-AUROC. So the renderer's fidelity on sparse clouds, not the prompts,
+  is what limits this variant.
 - Inference, with no target training sample: a point's score is the anomalous probability of the rendering branch
   averaged with the aligned branch's; maps as PointAD (grid + Gaussian sigma 4 for scans, neighbour smoothing for
   clouds), object score the map's maximum.
