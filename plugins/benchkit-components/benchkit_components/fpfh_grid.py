@@ -10,9 +10,10 @@ nearest neighbours in space are almost always its neighbours on the pixel grid, 
    pixels of a disc around it on the grid (compiled loop). The result is exact, not a guess: the queries of a
    small tile of pixels have their balls in one ball around the tile's first point, and a KD-tree count (scipy)
    proves that this ball holds no point outside the pixels every query of the tile scanned; tiles where it does
-   (depth edges, sparse borders) are searched with the KD-tree instead. A disc, not a square, because the
-   neighbours of a point on a surface seen by the camera fill a disc of pixels: the square's corners cost a third
-   more candidates and almost never hold a neighbour.
+   (depth edges, sparse borders) are searched with the KD-tree instead. A disc, not a square: a point's
+   neighbours on a surface seen by the camera fill a disc of pixels, so a disc two pixels wider than the old
+   square's half-width scans 8 % fewer candidates (529 against 576 per query for BTF's 100 neighbours on
+   synthetic-rgbd) and leaves almost as few tiles to the KD-tree (0.4 % against 0.2 %).
 2. `fpfh_from_neighbours` computes open3d's SPFH histograms and their distance-weighted FPFH combination
    (``pipelines/registration/Feature.cpp``: ``ComputePairFeatures``, ``ComputeSPFHFeature``,
    ``ComputeFPFHFeature``) from that one neighbour list, vectorised.
