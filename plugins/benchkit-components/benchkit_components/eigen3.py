@@ -9,6 +9,20 @@ from __future__ import annotations
 import math
 
 
+def _cross(a, b):
+    return a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]
+
+
+def _unit_pair(p, q):
+    """(p, q) scaled to unit length, dividing by the larger of the two first as open3d does (its rounding)."""
+    if abs(p) >= abs(q):
+        q /= p
+        p = 1 / math.sqrt(1 + q * q)
+        return p, q * p
+    p /= q
+    q = 1 / math.sqrt(1 + p * p)
+    return p * q, q
+
 
 def _eigenvector_of(a00, a01, a02, a11, a12, a22, value):
     """Unit eigenvector of the symmetric matrix for an eigenvalue of multiplicity one: the largest cross product of
@@ -16,9 +30,7 @@ def _eigenvector_of(a00, a01, a02, a11, a12, a22, value):
     r0 = (a00 - value, a01, a02)
     r1 = (a01, a11 - value, a12)
     r2 = (a02, a12, a22 - value)
-    c01 = (r0[1] * r1[2] - r0[2] * r1[1], r0[2] * r1[0] - r0[0] * r1[2], r0[0] * r1[1] - r0[1] * r1[0])
-    c02 = (r0[1] * r2[2] - r0[2] * r2[1], r0[2] * r2[0] - r0[0] * r2[2], r0[0] * r2[1] - r0[1] * r2[0])
-    c12 = (r1[1] * r2[2] - r1[2] * r2[1], r1[2] * r2[0] - r1[0] * r2[2], r1[0] * r2[1] - r1[1] * r2[0])
+    c01, c02, c12 = _cross(r0, r1), _cross(r0, r2), _cross(r1, r2)
     d0 = c01[0] * c01[0] + c01[1] * c01[1] + c01[2] * c01[2]
     d1 = c02[0] * c02[0] + c02[1] * c02[1] + c02[2] * c02[2]
     d2 = c12[0] * c12[0] + c12[1] * c12[1] + c12[2] * c12[2]
@@ -39,7 +51,7 @@ def _second_eigenvector(a00, a01, a02, a11, a12, a22, e0, value):
     else:
         inv = 1 / math.sqrt(e0[1] * e0[1] + e0[2] * e0[2])
         u = (0.0, e0[2] * inv, -e0[1] * inv)
-    v = (e0[1] * u[2] - e0[2] * u[1], e0[2] * u[0] - e0[0] * u[2], e0[0] * u[1] - e0[1] * u[0])
+    v = _cross(e0, u)
     au = (a00 * u[0] + a01 * u[1] + a02 * u[2], a01 * u[0] + a11 * u[1] + a12 * u[2],
           a02 * u[0] + a12 * u[1] + a22 * u[2])
     av = (a00 * v[0] + a01 * v[1] + a02 * v[2], a01 * v[0] + a11 * v[1] + a12 * v[2],
@@ -50,26 +62,13 @@ def _second_eigenvector(a00, a01, a02, a11, a12, a22, e0, value):
     if abs(m00) >= abs(m11):
         if max(abs(m00), abs(m01)) <= 0:
             return u
-        if abs(m00) >= abs(m01):
-            m01 /= m00
-            m00 = 1 / math.sqrt(1 + m01 * m01)
-            m01 *= m00
-        else:
-            m00 /= m01
-            m01 = 1 / math.sqrt(1 + m00 * m00)
-            m00 *= m01
-        return (m01 * u[0] - m00 * v[0], m01 * u[1] - m00 * v[1], m01 * u[2] - m00 * v[2])
-    if max(abs(m11), abs(m01)) <= 0:
-        return u
-    if abs(m11) >= abs(m01):
-        m01 /= m11
-        m11 = 1 / math.sqrt(1 + m01 * m01)
-        m01 *= m11
+        x, y = _unit_pair(m00, m01)
+        a, b = y, x
     else:
-        m11 /= m01
-        m01 = 1 / math.sqrt(1 + m11 * m11)
-        m11 *= m01
-    return (m11 * u[0] - m01 * v[0], m11 * u[1] - m01 * v[1], m11 * u[2] - m01 * v[2])
+        if max(abs(m11), abs(m01)) <= 0:
+            return u
+        a, b = _unit_pair(m11, m01)
+    return a * u[0] - b * v[0], a * u[1] - b * v[1], a * u[2] - b * v[2]
 
 
 def _smallest_eigenvector(a00, a01, a02, a11, a12, a22):
@@ -98,18 +97,12 @@ def _smallest_eigenvector(a00, a01, a02, a11, a12, a22):
     beta0 = math.cos(angle + 2.09439510239319549) * 2
     beta1 = -(beta0 + beta2)
     e0, e1, e2 = q + p * beta0, q + p * beta1, q + p * beta2
-    if half_det >= 0:
-        v2 = _eigenvector_of(a00, a01, a02, a11, a12, a22, e2)
-        if e2 < e0 and e2 < e1:
-            return v2
-        v1 = _second_eigenvector(a00, a01, a02, a11, a12, a22, v2, e1)
-        if e1 < e0 and e1 < e2:
-            return v1
-        return (v1[1] * v2[2] - v1[2] * v2[1], v1[2] * v2[0] - v1[0] * v2[2], v1[0] * v2[1] - v1[1] * v2[0])
-    v0 = _eigenvector_of(a00, a01, a02, a11, a12, a22, e0)
-    if e0 < e1 and e0 < e2:
-        return v0
-    v1 = _second_eigenvector(a00, a01, a02, a11, a12, a22, v0, e1)
+    # open3d starts from the eigenvalue farthest from the others: the largest (e2) when half_det >= 0, else e0
+    first, other = (e2, e0) if half_det >= 0 else (e0, e2)
+    v_first = _eigenvector_of(a00, a01, a02, a11, a12, a22, first)
+    if first < other and first < e1:
+        return v_first
+    v1 = _second_eigenvector(a00, a01, a02, a11, a12, a22, v_first, e1)
     if e1 < e0 and e1 < e2:
         return v1
-    return (v0[1] * v1[2] - v0[2] * v1[1], v0[2] * v1[0] - v0[0] * v1[2], v0[0] * v1[1] - v0[1] * v1[0])
+    return _cross(v1, v_first) if half_det >= 0 else _cross(v_first, v1)

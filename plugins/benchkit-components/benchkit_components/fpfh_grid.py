@@ -30,12 +30,18 @@ import math
 
 import numpy as np
 
-from benchkit_components.eigen3 import _eigenvector_of, _second_eigenvector, _smallest_eigenvector  # noqa: F401
+from benchkit_components.eigen3 import (  # noqa: F401 (compiled helpers of the normals kernel)
+    _cross,
+    _eigenvector_of,
+    _second_eigenvector,
+    _smallest_eigenvector,
+    _unit_pair,
+)
 from benchkit_components.jit import jit
 from benchkit_components.neighbours import cpu_threads
 
 #: Plain functions the compiled kernels call (compiled with them).
-_DEVICE_FUNCTIONS = ("_eigenvector_of", "_second_eigenvector", "_smallest_eigenvector")
+_DEVICE_FUNCTIONS = ("_cross", "_unit_pair", "_eigenvector_of", "_second_eigenvector", "_smallest_eigenvector")
 #: Side of the square pixel tiles whose queries share one candidate window and one exactness proof.
 TILE = 2
 
