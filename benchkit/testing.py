@@ -1,4 +1,5 @@
-"""Helpers for plugin authors (and benchkit's own tests): small samples, a tiny dataset, and contract checks.
+"""Helpers for plugin authors (and benchkit's own tests): small samples, a tiny dataset, and contract checks
+(datasets that trace which samples reach a detector: `benchkit.testing_traced`).
 
 ``check_detector(spec)`` runs a detector the way the harness does (the call protocol in `benchkit.detectors`) on
 small generated samples and raises `ContractError` listing every broken rule; ``check_dataset(spec, root)`` does the
@@ -119,57 +120,6 @@ class TinyPoints(Dataset):
         index = int(ref.id.lstrip("traines"))
         pts, gt = sphere_cloud(ref.category, index + (100 if ref.split == "test" else 0), bool(ref.label))
         return Sample(id=ref.id, category=ref.category, label=ref.label, points=pts, gt=gt, defect=ref.defect)
-
-
-# -- traced datasets: proving which samples reach a detector ---------------------------------------------------------
-_TRACED_OFFSETS: dict[str, float] = {}  # dataset name -> x offset, filled by `traced_datasets`
-
-
-class TracedPoints(TinyPoints):
-    """`TinyPoints` shifted along x by its dataset's offset (see `traced_datasets`)."""
-
-    def load(self, ref: SampleRef) -> Sample:
-        import dataclasses
-
-        sample = super().load(ref)
-        return dataclasses.replace(sample, points=sample.points + np.float32([_TRACED_OFFSETS[self.name], 0, 0]))
-
-
-def traced_datasets(offsets: dict[str, float], zero_shot_train_categories: tuple[str, ...] = ("egg",)):
-    """A ``register_datasets`` hook for a test plugin module: one `TracedPoints` dataset per name in ``offsets``,
-    whose clouds sit at the dataset's x offset, so `traced_origin` reads back where a sample came from (the harness
-    passes a detector no metadata). Use: ``register_datasets = traced_datasets({"a": 1e3, "b": 2e3})`` in a module
-    named through ``BENCHKIT_PLUGINS`` (see `add_test_plugins`)."""
-    from benchkit.hookspecs import hookimpl
-
-    _TRACED_OFFSETS.update(offsets)
-
-    @hookimpl
-    def register_datasets(register):
-        for name in offsets:
-            register(DatasetSpec(name, "1", "Test: tiny clouds that say where they came from", TracedPoints,
-                                 frozenset({"points"}), embedded=True, categories=CATEGORIES,
-                                 zero_shot_train_categories=zero_shot_train_categories))
-
-    return register_datasets
-
-
-def traced_origin(sample: Sample, offsets: dict[str, float]) -> str:
-    """The dataset of `traced_datasets` a (visible) sample was loaded from, read from where its cloud sits."""
-    x = float(np.mean(sample.point_cloud()[:, 0]))
-    return min(offsets, key=lambda name: abs(offsets[name] - x))
-
-
-def add_test_plugins(monkeypatch, folder: str | Path, *modules: str) -> None:
-    """Register the plugin modules in ``folder`` for one test (through ``BENCHKIT_PLUGINS``; the registry is rebuilt
-    on next use). Pair with the ``benchkit_env`` fixture, which resets the registry afterwards."""
-    import os
-
-    from benchkit.plugins import set_registry
-
-    monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.setenv("BENCHKIT_PLUGINS", ",".join(filter(None, [os.environ.get("BENCHKIT_PLUGINS"), *modules])))
-    set_registry(None)
 
 
 class _Lazy(Sequence):

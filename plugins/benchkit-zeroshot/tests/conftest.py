@@ -6,7 +6,7 @@ import pytest
 @pytest.fixture
 def traced_env(benchkit_env, monkeypatch):
     """benchkit_env plus the traced test datasets (zs_fixtures) registered through BENCHKIT_PLUGINS."""
-    from benchkit.testing import add_test_plugins
+    from benchkit.testing_traced import add_test_plugins
 
     add_test_plugins(monkeypatch, Path(__file__).parent, "zs_fixtures")
     return benchkit_env
