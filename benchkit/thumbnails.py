@@ -129,7 +129,8 @@ def write_thumbnails(folder: str | Path, items: Sequence[tuple[Sample, np.ndarra
         files = {}
         for kind, image in pictures(sample, values).items():
             files[kind] = f"{stem}--{kind}.png"
-            Image.fromarray(image).save(folder / files[kind], compress_level=1)  # 2.4x faster than optimize=True, about the same size
+            # compress_level=1: 2.4x faster than optimize=True, about the same size
+            Image.fromarray(image).save(folder / files[kind], compress_level=1)
         index.append({"id": sample.id, "category": sample.category, "label": sample.label,
                       "defect": sample.defect, "files": files})
     (folder / INDEX).write_text("".join(json.dumps(item) + "\n" for item in index))

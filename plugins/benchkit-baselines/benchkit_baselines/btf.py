@@ -27,9 +27,10 @@ Differences from the reference code that remain, and their measured effect:
 - The reference blurs an 8-bit quantized copy of the map through PIL; benchkit blurs the float map with scipy
   (edges: nearest), so it loses no resolution. Image scores do not depend on the blur.
 - None in the coreset: like the reference (``get_coreset_idx_randomp(float16=True)``) benchkit selects in float16
-  (`benchkit_components.memory_bank.half_precision_coreset`, torch's half arithmetic reproduced exactly). The rounding matters: selecting in float32 (``coreset_precision="float32"``) keeps 680
-  of the same 784 patches on synthetic-rgbd donut and scores I-AUROC 0.778 there against the reference's 0.806
-  (benchkit 2.0 did that; it was the whole of its -0.028 difference: its features and scoring were identical).
+  (`benchkit_components.memory_bank.half_precision_coreset`, torch's half arithmetic reproduced exactly). The
+  rounding matters: selecting in float32 (``coreset_precision="float32"``) keeps 680 of the same 784 patches on
+  synthetic-rgbd donut and scores I-AUROC 0.778 there against the reference's 0.806 (benchkit 2.0 did that; it was
+  the whole of its -0.028 difference: its features and scoring were identical).
 - Its valid points are those with all three coordinates non-zero; benchkit uses the sample's valid mask (any
   coordinate non-zero), which differs only for points lying exactly on a coordinate plane.
 - The reference builds a pretrained WideResNet-50 even for these variants; benchkit does not.

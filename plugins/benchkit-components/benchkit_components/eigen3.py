@@ -1,5 +1,5 @@
-"""open3d's closed-form eigenvectors of a symmetric 3 x 3 matrix (``FastEigen3x3`` in its ``geometry/EstimateNormals.cpp``),
-written as plain Python for the compiled normals kernel of `benchkit_components.fpfh_grid`, which calls them (they
+"""open3d's closed-form eigenvectors of a symmetric 3 x 3 matrix (``FastEigen3x3`` in its
+``geometry/EstimateNormals.cpp``), written as plain Python for the compiled normals kernel of `benchkit_components.fpfh_grid`, which calls them (they
 are compiled with it, see `benchkit_components.jit.jit`'s ``helpers``). Kept apart because they are one concept:
 the grid FPFH only needs the smallest eigenvector, and open3d's orientation of it.
 """

@@ -7,8 +7,8 @@ import pytest
 
 from benchkit_components.memory_bank import (
     approximate_greedy_coreset,
-    half_precision_coreset,
     greedy_coreset,
+    half_precision_coreset,
     johnson_lindenstrauss_min_dim,
     reduce_for_coreset,
     reweighted_image_score,

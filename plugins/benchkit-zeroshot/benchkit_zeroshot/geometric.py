@@ -21,9 +21,8 @@ cross-dataset source) is scored once. Latency is recorded as if uncached, as for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 from benchkit import Detector, Prediction, Sample, cached_features
