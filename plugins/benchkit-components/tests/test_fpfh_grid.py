@@ -3,12 +3,14 @@ then those strictly within the radius), and the FPFH computed from them is open3
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
 from benchkit_components.fpfh import estimate_normals, fpfh_of_cloud, organized_fpfh, to_open3d
-from benchkit_components.fpfh_grid import fpfh_from_neighbours, grid_neighbours
+from benchkit_components.fpfh_grid import _spfh, fpfh_from_neighbours, grid_neighbours
 from benchkit_components.grid import resize_nearest
 
 
@@ -70,3 +72,69 @@ def test_organized_fpfh_rejects_a_mask_of_another_shape():
     xyz, valid = _scan()
     with pytest.raises(ValueError, match="valid mask"):
         organized_fpfh(xyz, valid[1:])
+
+
+def _open3d_pair_bins(p1, n1, p2, n2):
+    """open3d's ``ComputePairFeatures`` (pipelines/registration/Feature.cpp) and its three 11-bin indices, written
+    out plainly with ``math.atan2``."""
+    dp = p2 - p1
+    length = float(np.linalg.norm(dp))
+    features = [0.0, 0.0, 0.0]
+    if length != 0.0:
+        angle1, angle2 = float(n1 @ dp) / length, float(n2 @ dp) / length
+        source, target, line, f3 = n1, n2, dp, angle1
+        if math.acos(abs(angle1)) > math.acos(abs(angle2)):
+            source, target, line, f3 = n2, n1, -dp, -angle2
+        v = np.cross(line, source)
+        if np.linalg.norm(v) != 0.0:
+            v = v / np.linalg.norm(v)
+            w = np.cross(source, v)
+            features = [math.atan2(float(w @ target), float(source @ target)), float(v @ target), f3]
+    return (min(10, max(0, math.floor(11 * (features[0] + math.pi) / (2 * math.pi)))),
+            min(10, max(0, math.floor(11 * (features[1] + 1) * 0.5))),
+            min(10, max(0, math.floor(11 * (features[2] + 1) * 0.5))))
+
+
+def test_spfh_bins_are_open3ds_on_and_beside_the_angle_bins_edges():
+    """The kernel bins the angle from a polynomial arctangent and defers to atan2 near bin edges: pairs whose angle
+    lies on each edge (and on +-pi with either sign of zero), just beside it, and at random must all land in the
+    bins of open3d's formula."""
+    rng = np.random.default_rng(0)
+    angles = [-math.pi + 2 * math.pi * k / 11 + offset for k in range(12) for offset in (0.0, 1e-12, -1e-12, 1e-7)]
+    angles += list(rng.uniform(-math.pi, math.pi, 400))
+    p1s, n1s, p2s, n2s = [], [], [], []
+    for angle in angles:
+        source = rng.normal(size=3)
+        source /= np.linalg.norm(source)
+        across = np.cross(source, rng.normal(size=3))
+        line = 2 * source + 0.1 * across / np.linalg.norm(across)
+        v = np.cross(line, source)
+        v /= np.linalg.norm(v)
+        w = np.cross(source, v)
+        tilt = rng.choice([-1, 1]) * rng.uniform(0.1, 0.3)  # |target . line| < |source . line|: no swap
+        target = math.sqrt(1 - tilt**2) * (math.cos(angle) * source + math.sin(angle) * w) + tilt * v
+        p1 = rng.normal(size=3)
+        p1s.append(p1)
+        n1s.append(source)
+        p2s.append(p1 + line)
+        n2s.append(target)
+    p1s.append(np.zeros(3))  # a zero-length pair and a pair along the normal: all features zero
+    n1s.append(np.array([0.0, 0.0, 1.0]))
+    p2s.append(np.zeros(3))
+    n2s.append(np.array([0.0, 1.0, 0.0]))
+    p1s.append(np.zeros(3))
+    n1s.append(np.array([0.0, 0.0, 1.0]))
+    p2s.append(np.array([0.0, 0.0, 0.5]))
+    n2s.append(np.array([0.0, 0.0, -1.0]))
+    pairs = len(p1s)
+    points = np.empty((2 * pairs, 3))
+    normals = np.empty((2 * pairs, 3))
+    points[0::2], points[1::2], normals[0::2], normals[1::2] = p1s, p2s, n1s, n2s
+    index = np.full((2 * pairs, 2), -1, dtype=np.int64)
+    index[0::2, 0], index[0::2, 1] = np.arange(0, 2 * pairs, 2), np.arange(1, 2 * pairs, 2)
+    count = (index >= 0).sum(axis=1)
+    histograms = _spfh(points, normals, index, count)[0::2]
+    got = [tuple(int(b) for b in np.flatnonzero(h).tolist()) for h in histograms]
+    expected = [(b0, 11 + b1, 22 + b2) for b0, b1, b2 in map(_open3d_pair_bins, p1s, n1s, p2s, n2s)]
+    assert got == expected
+    assert len({e[0] for e in expected}) == 11  # every angle bin is reached
