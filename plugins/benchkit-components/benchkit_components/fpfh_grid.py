@@ -61,8 +61,8 @@ def _duplication(xyz: np.ndarray, valid: np.ndarray) -> float:
     return 1.0 / max(1e-3, (1 - same_as_left.sum() / count) * (1 - same_as_above.sum() / count))
 
 
-def _tile_knn_kernel(points, number, tile_rows, tile_cols, tile, margin, scan_offsets, shared_rows, shared_cols, k,
-                     squared_radius, out_index, out_d2, centre_of, rho, in_window):
+def _tile_knn_kernel(points, number, grid_x, grid_y, grid_z, tile_rows, tile_cols, tile, margin, scan_offsets,
+                     shared_rows, shared_cols, k, squared_radius, out_index, out_d2, centre_of, rho, in_window):
     """For each tile: every query pixel's k nearest points of its disc strictly within the radius (insertion into
     a sorted buffer, scanning nearest pixels first so that far points are rejected at once; ties keep the earlier
     pixel; unfilled slots -1 and inf), the ball B(centre, rho) holding all the tile's query balls, and how many
@@ -70,11 +70,12 @@ def _tile_knn_kernel(points, number, tile_rows, tile_cols, tile, margin, scan_of
     disc as offsets into the flattened ``number`` grid from the tile's window corner."""
     radius = math.sqrt(squared_radius)
     row_length = number.shape[1]
-    flat_number = number.ravel()
+    flat_number, flat_x, flat_y, flat_z = number.ravel(), grid_x.ravel(), grid_y.ravel(), grid_z.ravel()
     for t in prange(len(tile_rows)):  # noqa: F821 (numba's prange, injected below)
         r0, c0 = tile_rows[t], tile_cols[t]
         centre = -1
         reach = 0.0
+        distance = np.empty(scan_offsets.shape[1])
         for qi in range(tile):
             for qj in range(tile):
                 q = number[r0 + margin + qi, c0 + margin + qj]
@@ -87,14 +88,16 @@ def _tile_knn_kernel(points, number, tile_rows, tile_cols, tile, margin, scan_of
                 limit = squared_radius  # a candidate at this distance or farther is rejected (ties: earlier wins)
                 offsets = scan_offsets[qi * tile + qj]
                 base = r0 * row_length + c0
+                for s in range(len(offsets)):  # vectorised: every candidate's distance, empty pixels far away
+                    dx = qx - flat_x[base + offsets[s]]
+                    dy = qy - flat_y[base + offsets[s]]
+                    dz = qz - flat_z[base + offsets[s]]
+                    distance[s] = dx * dx + dy * dy + dz * dz
                 for s in range(len(offsets)):
-                    j = flat_number[base + offsets[s]]
-                    if j < 0:
-                        continue
-                    dx, dy, dz = qx - points[j, 0], qy - points[j, 1], qz - points[j, 2]
-                    d = dx * dx + dy * dy + dz * dz
+                    d = distance[s]
                     if d >= limit:
                         continue
+                    j = flat_number[base + offsets[s]]
                     pos = found if found < k else k - 1
                     while pos > 0 and out_d2[q, pos - 1] > d:
                         out_d2[q, pos] = out_d2[q, pos - 1]
@@ -116,14 +119,14 @@ def _tile_knn_kernel(points, number, tile_rows, tile_cols, tile, margin, scan_of
         rho[t] = reach * (1 + 1e-9)
         if centre < 0:
             continue
+        # vectorised count (empty pixels lie far away); squared distances against rho squared may differ from the
+        # KD-tree's rounding at rho only, far inside the 1e-7 by which its count's ball is the larger
+        cx, cy, cz, squared_rho = points[centre, 0], points[centre, 1], points[centre, 2], rho[t] * rho[t]
         inside = 0
         for s in range(len(shared_rows)):
-            j = number[r0 + shared_rows[s], c0 + shared_cols[s]]
-            if j >= 0:
-                dx, dy, dz = points[j, 0] - points[centre, 0], points[j, 1] - points[centre, 1], \
-                    points[j, 2] - points[centre, 2]
-                if math.sqrt(dx * dx + dy * dy + dz * dz) <= rho[t]:
-                    inside += 1
+            at = (r0 + shared_rows[s]) * row_length + c0 + shared_cols[s]
+            dx, dy, dz = flat_x[at] - cx, flat_y[at] - cy, flat_z[at] - cz
+            inside += 1 if dx * dx + dy * dy + dz * dz <= squared_rho else 0
         in_window[t] = inside
 
 
@@ -151,6 +154,11 @@ def grid_neighbours(xyz: np.ndarray, valid: np.ndarray, max_nn: int, radius: flo
     tiles_h, tiles_w = -(-height // TILE), -(-width // TILE)
     number = np.full((tiles_h * TILE + 2 * margin, tiles_w * TILE + 2 * margin), -1, dtype=np.int64)
     number[margin:margin + height, margin:margin + width][valid] = np.arange(n)
+    # the coordinates laid on the same grid, so that the scan reads them directly; an empty pixel lies at 1e30,
+    # farther than any radius (its squared distance, 1e60, stays finite)
+    grid_x, grid_y, grid_z = (np.full(number.shape, 1e30) for _ in range(3))
+    for axis, grid in enumerate((grid_x, grid_y, grid_z)):
+        grid[margin:margin + height, margin:margin + width][valid] = points[:, axis]
     tile_rows, tile_cols = (np.divmod(np.arange(tiles_h * tiles_w), tiles_w)[i] * TILE for i in (0, 1))
     centre = np.full(len(tile_rows), -1, dtype=np.int64)
     rho = np.zeros(len(tile_rows))
@@ -164,11 +172,12 @@ def grid_neighbours(xyz: np.ndarray, valid: np.ndarray, max_nn: int, radius: flo
     scan = np.stack([np.flatnonzero(inside)[np.argsort(d[inside], kind="stable")]
                      for d, inside in zip(squared, in_disc)])
     shared = np.flatnonzero(in_disc.all(axis=0))
-    _tile_knn(points, number, tile_rows, tile_cols, TILE, margin, window_r[scan] * number.shape[1] + window_c[scan],
-              window_r[shared], window_c[shared], k, float(radius) ** 2, out_index, out_d2, centre, rho, in_window)
+    _tile_knn(points, number, grid_x, grid_y, grid_z, tile_rows, tile_cols, TILE, margin,
+              window_r[scan] * number.shape[1] + window_c[scan], window_r[shared], window_c[shared], k,
+              float(radius) ** 2, out_index, out_d2, centre, rho, in_window)
 
     # the proof: a KD-tree count of all points in each tile's ball equals the count of its window points there
-    tree = cKDTree(points)
+    tree = cKDTree(points, leafsize=64, balanced_tree=False)  # counts balls of ~200 points: 25 % faster than the default
     used = centre >= 0
     in_space = np.zeros(len(centre), dtype=np.int64)
     in_space[used] = tree.query_ball_point(points[centre[used]], rho[used] * (1 + 1e-7), return_length=True,
@@ -318,6 +327,7 @@ def _fpfh_kernel(spfh, index, d2, count):
         m = count[i]
         if m <= 1:
             continue
+        weighted = np.zeros(33)  # a fresh array: the compiler knows it aliases neither input and vectorises
         sums = np.zeros(3)
         for a in range(1, m):
             dist = d2[i, a]
@@ -326,14 +336,14 @@ def _fpfh_kernel(spfh, index, d2, count):
             j = index[i, a]
             weight = 1.0 / dist
             for b in range(33):
-                out[i, b] += spfh[j, b] * weight
+                weighted[b] += spfh[j, b] * weight
             for c in range(3):
                 sums[c] += block_total[j, c] * weight
         for c in range(3):
             if sums[c] != 0.0:
                 sums[c] = 100.0 / sums[c]
         for b in range(33):
-            out[i, b] = out[i, b] * sums[b // 11] + spfh[i, b]
+            out[i, b] = weighted[b] * sums[b // 11] + spfh[i, b]
     return out
 
 
