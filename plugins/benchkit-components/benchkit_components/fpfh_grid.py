@@ -347,7 +347,21 @@ def _fpfh_kernel(spfh, index, d2, count):
     return out
 
 
+def _count_kernel(index):
+    """How many neighbours each list holds (entries >= 0): numpy's ``(index >= 0).sum(1)`` on one thread was 2 % of
+    BTF's FPFH."""
+    n, width = index.shape
+    out = np.empty(n, dtype=np.int64)
+    for i in prange(n):  # noqa: F821
+        found = 0
+        for a in range(width):
+            found += 1 if index[i, a] >= 0 else 0
+        out[i] = found
+    return out
+
+
 _tile_knn = jit(_tile_knn_kernel)
+_count = jit(_count_kernel)
 _normals = jit(_normals_kernel, helpers=_DEVICE_FUNCTIONS)
 _spfh = jit(_spfh_kernel)
 _fpfh = jit(_fpfh_kernel)
@@ -359,7 +373,7 @@ def fpfh_from_neighbours(points: np.ndarray, normals: np.ndarray, index: np.ndar
     points = np.ascontiguousarray(points, dtype=np.float64)
     normals = np.ascontiguousarray(normals, dtype=np.float64)
     index = np.ascontiguousarray(index, dtype=np.int64)
-    count = (index >= 0).sum(axis=1)
+    count = _count(index)
     spfh = _spfh(points, normals, index, count)
     return _fpfh(spfh, index, np.ascontiguousarray(d2, dtype=np.float64), count).astype(np.float32)
 
