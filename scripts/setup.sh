@@ -37,6 +37,12 @@ pip() { .venv/bin/python -m pip -q --disable-pip-version-check "$@"; }
 # (https://download.pytorch.org/whl/cpu) to get the small CPU build instead of PyPI's default CUDA build; the CUDA
 # build also runs on the CPU. Whichever build is installed, records name it (provenance.packages.torch).
 if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
+  # the CUDA build fills about 7 GB of .venv; say so up front rather than let pip stop half-way with "No space left"
+  free_kb=$(df -Pk .venv | awk 'NR == 2 {print $4}')
+  if [ -z "${BENCHKIT_TORCH_INDEX:-}" ] && [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then
+    echo "setup: installing torch needs about 8 GB free on the disk of $(pwd)/.venv; $((free_kb / 1024)) MB are. Free space there (or set BENCHKIT_TORCH_INDEX to a CPU wheel index, a smaller build) and re-run." >&2
+    exit 1
+  fi
   if [ -n "${BENCHKIT_TORCH_INDEX:-}" ]; then
     pip install torch torchvision --index-url "$BENCHKIT_TORCH_INDEX"
   else
