@@ -93,7 +93,10 @@ def test_no_process_of_the_run_outlives_the_driver(faults, sig, group):
     env = dict(os.environ, BENCHKIT_FAULT_CHILD="1")
     cmd = [sys.executable, "-m", "benchkit.cli", *run_args(faults / "results", "--detector", "hang",
                                                             "--workers", "2")]
-    driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # SIGINT at its default in the driver, as in a program started from a terminal: a shell's background job (and
+    # so a test suite run with `&`) inherits SIGINT ignored, and Python then keeps ignoring it
+    driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and sum(e["event"] == "fit" for e in events(faults)) < 2:
