@@ -121,11 +121,11 @@ def _tile_knn_kernel(points, number, grid_x, grid_y, grid_z, tile_rows, tile_col
             continue
         # vectorised count (empty pixels lie far away); squared distances against rho squared may differ from the
         # KD-tree's rounding at rho only, far inside the 1e-7 by which its count's ball is the larger
-        cx, cy, cz, squared_rho = points[centre, 0], points[centre, 1], points[centre, 2], rho[t] * rho[t]
+        ox, oy, oz, squared_rho = points[centre, 0], points[centre, 1], points[centre, 2], rho[t] * rho[t]
         inside = 0
         for s in range(len(shared_rows)):
             at = (r0 + shared_rows[s]) * row_length + c0 + shared_cols[s]
-            dx, dy, dz = flat_x[at] - cx, flat_y[at] - cy, flat_z[at] - cz
+            dx, dy, dz = flat_x[at] - ox, flat_y[at] - oy, flat_z[at] - oz
             inside += 1 if dx * dx + dy * dy + dz * dz <= squared_rho else 0
         in_window[t] = inside
 
