@@ -9,11 +9,10 @@ nearest neighbours in space are almost always its neighbours on the pixel grid, 
    ``KDTreeSearchParamHybrid`` rule: the ``max_nn`` nearest, then those strictly closer than the radius) among the
    pixels of a disc around it on the grid (compiled loop). The result is exact, not a guess: the queries of a
    small tile of pixels have their balls in one ball around the tile's first point, and a KD-tree count (scipy)
-   proves that this ball holds no point outside the pixels every query of the tile scanned; tiles where it does
-   (depth edges, sparse borders) are searched with the KD-tree instead. A disc, not a square: a point's
-   neighbours on a surface seen by the camera fill a disc of pixels, so a disc two pixels wider than the old
-   square's half-width scans 8 % fewer candidates (529 against 576 per query for BTF's 100 neighbours on
-   synthetic-rgbd) and leaves almost as few tiles to the KD-tree (0.4 % against 0.2 %).
+   proves that this ball holds no point outside the pixels every query of the tile scanned. Tiles where it does
+   (depth edges, sparse borders) are scanned again with a larger disc, and those that one cannot prove either are
+   searched with the KD-tree. Discs, not squares: a point's neighbours on a surface seen by the camera fill a disc
+   of pixels, so a disc scans fewer candidates than a square that proves as many tiles.
 2. `fpfh_from_neighbours` computes open3d's SPFH histograms and their distance-weighted FPFH combination
    (``pipelines/registration/Feature.cpp``: ``ComputePairFeatures``, ``ComputeSPFHFeature``,
    ``ComputeFPFHFeature``) from that one neighbour list, vectorised.
@@ -46,11 +45,17 @@ _DEVICE_FUNCTIONS = ("_cross", "_unit_pair", "_eigenvector_of", "_second_eigenve
 TILE = 2
 
 
-def _window_margin(max_nn: int, duplication: float) -> int:
+def _window_margin(max_nn: int, duplication: float, slack: int) -> int:
     """Radius in pixels of each query's disc: that of a disc of ``max_nn`` distinct points (scaled by how often the
-    grid repeats a point, as nearest up-sampling does) plus the tile's diagonal and 3 pixels, so most tiles are
-    proven exact (on synthetic-rgbd 1 pixel left 5 % of the tiles to the KD-tree, 3 pixels 0.4 %)."""
-    return int(math.ceil(math.sqrt(max_nn * duplication / math.pi) + TILE * math.sqrt(2))) + 3
+    grid repeats a point, as nearest up-sampling does) plus the tile's diagonal and ``slack`` pixels."""
+    return int(math.ceil(math.sqrt(max_nn * duplication / math.pi) + TILE * math.sqrt(2))) + slack
+
+
+#: Slack of the two discs `grid_neighbours` scans: every tile with the small one first, then the tiles it could not
+#: prove with the large one. On synthetic-rgbd scans at 224 x 224 (BTF's 100 neighbours) the small disc leaves 1.9 %
+#: of the tiles unproven and the large one 0.19 % (one disc of slack 3 left 0.5 %), and the search takes about 5 %
+#: less time than with that one disc (220-228 against 231-237 ms per scan, 2 threads).
+SMALL_SLACK, LARGE_SLACK = 2, 4
 
 
 def _duplication(xyz: np.ndarray, valid: np.ndarray) -> float:
@@ -135,7 +140,8 @@ def grid_neighbours(xyz: np.ndarray, valid: np.ndarray, max_nn: int, radius: flo
 
     Points are numbered in row-major order of the valid pixels. Returns (indices, squared distances), each
     N x max_nn; missing entries are -1 and inf. Squared distances are summed in float64 in open3d's order.
-    ``grid_neighbours.last_fallback_fraction`` tells which share of tiles the last call searched with the KD-tree.
+    ``grid_neighbours.last_rescan_fraction`` and ``last_fallback_fraction`` tell which share of tiles the last call
+    scanned again with the larger disc and searched with the KD-tree.
     """
     from scipy.spatial import cKDTree
 
@@ -149,42 +155,52 @@ def grid_neighbours(xyz: np.ndarray, valid: np.ndarray, max_nn: int, radius: flo
         return np.full((0, int(max_nn)), -1, dtype=np.int64), np.full((0, int(max_nn)), np.inf)
     out_index = np.empty((n, int(max_nn)), dtype=np.int64)  # every row is filled by the kernel
     out_d2 = np.empty((n, int(max_nn)))
-    margin = _window_margin(k, _duplication(xyz, valid))
+    duplication = _duplication(xyz, valid)
+    pad = _window_margin(k, duplication, LARGE_SLACK)
 
     tiles_h, tiles_w = -(-height // TILE), -(-width // TILE)
-    number = np.full((tiles_h * TILE + 2 * margin, tiles_w * TILE + 2 * margin), -1, dtype=np.int64)
-    number[margin:margin + height, margin:margin + width][valid] = np.arange(n)
+    number = np.full((tiles_h * TILE + 2 * pad, tiles_w * TILE + 2 * pad), -1, dtype=np.int64)
+    number[pad:pad + height, pad:pad + width][valid] = np.arange(n)
     # the coordinates laid on the same grid, so that the scan reads them directly; an empty pixel lies at 1e30,
     # farther than any radius (its squared distance, 1e60, stays finite)
     grid_x, grid_y, grid_z = (np.full(number.shape, 1e30) for _ in range(3))
     for axis, grid in enumerate((grid_x, grid_y, grid_z)):
-        grid[margin:margin + height, margin:margin + width][valid] = points[:, axis]
+        grid[pad:pad + height, pad:pad + width][valid] = points[:, axis]
     tile_rows, tile_cols = (np.divmod(np.arange(tiles_h * tiles_w), tiles_w)[i] * TILE for i in (0, 1))
-    centre = np.full(len(tile_rows), -1, dtype=np.int64)
-    rho = np.zeros(len(tile_rows))
-    in_window = np.zeros(len(tile_rows), dtype=np.int64)
-    span = TILE + 2 * margin
-    window_r, window_c = np.divmod(np.arange(span * span), span)
-    # each query's disc (the same shape for every query of the tile, so the scans are equally long), nearest first
-    squared = np.stack([(window_r - margin - qi) ** 2 + (window_c - margin - qj) ** 2
-                        for qi in range(TILE) for qj in range(TILE)])
-    in_disc = squared <= margin**2
-    scan = np.stack([np.flatnonzero(inside)[np.argsort(d[inside], kind="stable")]
-                     for d, inside in zip(squared, in_disc)])
-    shared = np.flatnonzero(in_disc.all(axis=0))
-    _tile_knn(points, number, grid_x, grid_y, grid_z, tile_rows, tile_cols, TILE, margin,
-              window_r[scan] * number.shape[1] + window_c[scan], window_r[shared], window_c[shared], k,
-              float(radius) ** 2, out_index, out_d2, centre, rho, in_window)
-
-    # the proof: a KD-tree count of all points in each tile's ball equals the count of its window points there
     tree = cKDTree(points, leafsize=64, balanced_tree=False)  # counts balls of ~200 points: 25 % faster than the default
-    used = centre >= 0
-    in_space = np.zeros(len(centre), dtype=np.int64)
-    in_space[used] = tree.query_ball_point(points[centre[used]], rho[used] * (1 + 1e-7), return_length=True,
-                                           workers=cpu_threads())
-    unproven = used & (in_space != in_window)
-    if unproven.any():
-        queries = [number[r + margin:r + margin + TILE, c + margin:c + margin + TILE].ravel()
+
+    def scan(tiles: np.ndarray, margin: int) -> tuple[np.ndarray, int]:
+        """Fill the rows of ``tiles``' queries from discs of ``margin`` pixels: the tiles the KD-tree cannot prove,
+        and how many tiles held a query."""
+        centre = np.full(len(tiles), -1, dtype=np.int64)
+        rho = np.zeros(len(tiles))
+        in_window = np.zeros(len(tiles), dtype=np.int64)
+        span = TILE + 2 * margin
+        window_r, window_c = np.divmod(np.arange(span * span), span)
+        # each query's disc (the same shape for every query of the tile, so the scans are equally long), nearest first
+        squared = np.stack([(window_r - margin - qi) ** 2 + (window_c - margin - qj) ** 2
+                            for qi in range(TILE) for qj in range(TILE)])
+        in_disc = squared <= margin**2
+        order = np.stack([np.flatnonzero(inside)[np.argsort(d[inside], kind="stable")]
+                          for d, inside in zip(squared, in_disc)])
+        shared = np.flatnonzero(in_disc.all(axis=0))
+        shift = pad - margin  # the window's corner in the padded grid
+        _tile_knn(points, number, grid_x, grid_y, grid_z, tile_rows[tiles] + shift, tile_cols[tiles] + shift, TILE,
+                  margin, window_r[order] * number.shape[1] + window_c[order], window_r[shared], window_c[shared], k,
+                  float(radius) ** 2, out_index, out_d2, centre, rho, in_window)
+        # the proof: a KD-tree count of all points in each tile's ball equals the count of its window points there
+        used = centre >= 0
+        in_space = np.zeros(len(tiles), dtype=np.int64)
+        in_space[used] = tree.query_ball_point(points[centre[used]], rho[used] * (1 + 1e-7), return_length=True,
+                                               workers=cpu_threads())
+        return tiles[used & (in_space != in_window)], int(used.sum())
+
+    unproven, used = scan(np.arange(len(tile_rows)), _window_margin(k, duplication, SMALL_SLACK))
+    grid_neighbours.last_rescan_fraction = float(len(unproven) / max(1, used))
+    if len(unproven):
+        unproven, _ = scan(unproven, pad)
+    if len(unproven):
+        queries = [number[r + pad:r + pad + TILE, c + pad:c + pad + TILE].ravel()
                    for r, c in zip(tile_rows[unproven], tile_cols[unproven])]
         queries = np.concatenate(queries)
         queries = queries[queries >= 0]
@@ -195,7 +211,7 @@ def grid_neighbours(xyz: np.ndarray, valid: np.ndarray, max_nn: int, radius: flo
         beyond = ~(out_d2[queries] < float(radius) ** 2)  # open3d keeps distances strictly below the radius
         out_index[queries] = np.where(beyond, -1, out_index[queries])
         out_d2[queries] = np.where(beyond, np.inf, out_d2[queries])
-    grid_neighbours.last_fallback_fraction = float(unproven.sum() / max(1, used.sum()))
+    grid_neighbours.last_fallback_fraction = float(len(unproven) / max(1, used))
     return out_index, out_d2
 
 

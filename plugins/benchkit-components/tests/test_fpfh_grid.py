@@ -41,10 +41,20 @@ def test_grid_neighbours_are_the_kdtree_neighbours(max_nn, radius):
     np.testing.assert_array_equal(d2[found], ((points[index[found]] - np.repeat(points, found.sum(1), 0)) ** 2).sum(1))
 
 
-def test_grid_neighbours_fall_back_to_the_kdtree_where_the_window_is_not_enough():
+@pytest.mark.parametrize("slacks", [(0, 1), (-2, -1)])
+def test_grid_neighbours_rescan_and_fall_back_to_the_kdtree_where_a_disc_is_not_enough(monkeypatch, slacks):
+    """Discs too small for the scan's borders, hole and step: the larger disc, then the KD-tree, must make up for
+    them, and the neighbours stay the KD-tree's."""
+    import benchkit_components.fpfh_grid as grid
+
+    monkeypatch.setattr(grid, "SMALL_SLACK", slacks[0])
+    monkeypatch.setattr(grid, "LARGE_SLACK", slacks[1])
     xyz, valid = _scan()
-    grid_neighbours(xyz, valid, 100, 0.25)
-    assert 0 < grid_neighbours.last_fallback_fraction < 0.5  # the borders, hole and step need the KD-tree
+    points = xyz[valid]
+    _, d2 = grid_neighbours(xyz, valid, 100, 0.25)
+    assert 0 < grid_neighbours.last_fallback_fraction < grid_neighbours.last_rescan_fraction < 1
+    distances, _ = cKDTree(points).query(points, k=100)
+    np.testing.assert_allclose(np.sqrt(d2), np.where(distances < 0.25, distances, np.inf), rtol=1e-12)
 
 
 @pytest.mark.parametrize("normal,radius,max_nn", [(0.1, 0.25, 100), (0.003, 0.006, 60)])
