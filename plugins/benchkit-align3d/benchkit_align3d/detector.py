@@ -34,15 +34,19 @@ rest (each alternative a switch):
   which is why they are now sized by a share of the points (`benchkit_align3d.anomalies`). Measured after these
   changes (benchkit run, zero-shot-one-vs-rest, seed 0; mean object / point AUROC over the tested categories):
   synthetic-pc trained on soap 0.52 / 0.47, starfish 0.62 / 0.44, blob 0.46 / 0.48 (torus 0.14-0.50 in all
-  three); synthetic-rgbd trained on cookie 0.44 / 0.52, fruit 0.41 / 0.66, cable 0.62 / 0.39. Still at chance, so
-  the variant stays out of ``run --all`` (issue 14). Why, as far as measured: on synthetic-pc the renderings barely
-  show the defects. A bulge is hard to see by eye in PointAD-style renderings of a 3,000-point cloud (splats about
-  12 pixels wide, shading speckled by noisy normals), and the back-projected |relief| alone (scales 1-8 pixels, no
-  learning) separates defect points, mean over anomalous test scans, at point AUROC 0.52 (bulge), 0.48 (sink),
-  0.48 (missing), 0.59 (hole) and 0.73 (crack); scales of 16 and 32 pixels, or splats in each point's tangent
-  plane instead of flat squares, moved these by a few hundredths at most, while a geometric score of the points
-  themselves (zs-fpfh-rarity) reaches 0.88 P-AUROC. So the renderer's fidelity on sparse clouds, not the prompts,
-  is what limits this variant.
+  three); synthetic-rgbd trained on cookie 0.44 / 0.52, fruit 0.41 / 0.66, cable 0.62 / 0.39. Why, as far as
+  measured: the renderer's squares, two point spacings wide, left gaps through which the back of a sparse cloud
+  showed (about a third of a synthetic-pc object's pixels), and that speckle swamped shading and depth; the
+  back-projected |relief| alone then separated defect points at point AUROC 0.46-0.70 by defect kind (best scale).
+  The renderer now lays wider splats in each point's tangent plane (`benchkit_components.rendering`,
+  ``splats="tangent"``): renderings close, and the |relief| alone separates defect points at 0.52 (starfish, torus)
+  to 0.75 (blob) per category (best scale); the mean of the top 1 % of its robust z-score norm, an object score with
+  no learning, reaches object AUROC 0.47 (torus), 0.50 (soap), 0.81 (blob) and 0.86 (can). Measured after that
+  change (same runs): synthetic-pc trained on soap 0.72 / 0.53,
+  starfish 0.59 / 0.51, blob 0.58 / 0.57 (relief only, ``appearance="off"``: 0.64, 0.62, 0.59); synthetic-rgbd
+  trained on cable 0.45 / 0.55, cookie 0.43 / 0.59, fruit 0.44 / 0.65 (relief only: 0.38-0.49 object, 0.71-0.73
+  point AUROC: its maps find the defects, but the map's maximum, or the mean of its top 1 %, does not rank the
+  scans). So the variant is above chance on synthetic-pc only, and stays out of ``run --all`` (issue 14).
 - Inference, with no target training sample: a point's score is the anomalous probability of the rendering branch
   averaged with the aligned branch's; maps as PointAD (grid + Gaussian sigma 4 for scans, neighbour smoothing for
   clouds), object score the map's maximum.

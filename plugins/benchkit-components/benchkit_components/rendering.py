@@ -12,15 +12,24 @@ ingredients, in numpy:
   bounding-box centre from +z, at the distance where the bounding sphere just fills the image.
 - Views: rotations of the cloud about that centre (`POINTAD_VIEWS`: the paper's 9 angles per dataset).
 - Shading: Lambert with a head light, ``grey * (ambient + (1 - ambient) * |n . view|)``, white background.
-- Splats: each point covers a ``point_size`` x ``point_size`` square of pixels; the nearest splat wins a pixel.
-  PointAD's point sizes (6-12 px in a 1024 window) suit its dense clouds; ``point_size=None`` chooses the size
-  from the cloud's point spacing so that sparse clouds (synthetic-pc's 3,000 points) render as closed surfaces.
-  Rendering happens at the output size directly, not at 1024 then resized.
+- Splats: each point covers a ``point_size`` x ``point_size`` square of pixels. ``splats="square"`` is
+  PointAD's: the square sits at the point's depth and the nearest splat wins a pixel; its point sizes (6-12 px in
+  a 1024 window) suit its dense clouds. On sparse clouds (synthetic-pc's 3,000 points) squares small enough to keep
+  detail leave gaps through which the back of the object shows (at 2 spacings wide about a third of the surface's
+  pixels, by the Poisson estimate at `SPLAT_SPACINGS`), and that speckle swamps shading and depth. So the default,
+  ``splats="tangent"``, lays each square in the point's tangent plane (its depth changes across the square as the
+  normal says), makes it `SPLAT_SPACINGS` spacings wide, and gives a pixel to the splat whose centre is nearest
+  among those within one spacing of the front-most depth there (a depth-tolerant z-buffer, as in the visibility
+  pass of surface splatting, Zwicker et al. 2001): one surface's splats share its pixels like a Voronoi diagram of
+  its points, and the depth map follows the surface instead of stepping from splat to splat. ``point_size=None``
+  chooses the size from the cloud's point spacing. Rendering happens at the output size directly, not at 1024 then
+  resized.
 - Visibility (`Views.visible`): a point is seen in a view when its depth is within reach of the rendered depth at
-  its pixel: ``visibility_tolerance`` (default one point spacing) plus a splat's reach times the surface's depth
-  change per pixel (from its normal), since a neighbour's splat may hold the pixel. PointAD's z-buffer holds point
-  centres only, which is the same on its dense clouds; on sparse ones most centres have a pixel of their own and
-  the back of the object would count as seen, so the splatted surface is used.
+  its pixel: ``visibility_tolerance`` (default one point spacing) plus, for tangent splats, the surface's depth
+  change over one pixel, and for squares a splat's reach times that change, since a neighbour's splat may hold
+  the pixel. PointAD's z-buffer holds point centres only, which is the same on its dense clouds; on sparse ones
+  most centres have a pixel of their own and the back of the object would count as seen, so the splatted surface
+  is used.
 - Back-projection (`Views.back_project`): a point's value is the mean, over the views that see it, of the map at its
   pixel. A point seen by no view borrows the visibility flags of its nearest seen point and reads the maps at its
   own pixels (PointAD's ``generate_is_seen_for_point_in_each_view``, there by flattened grid index, here by
@@ -33,6 +42,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from benchkit_components.jit import jit
+
+#: Side of a tangent splat in mean point spacings when the renderer chooses it. Why 4.5: on a surface sampled at
+#: random, a splat of side ``a`` spacings leaves a pixel without a front-surface splat with probability
+#: exp(-a^2 / 4) (the mean nearest-neighbour spacing of a Poisson sample is 1 / (2 sqrt(density))): 37 % at the
+#: squares' 2, where the back of the object shows through the front in speckles; 0.6 % at 4.5.
+SPLAT_SPACINGS = 4.5
+#: Steepest depth change per lateral unit a tangent splat takes (about 72 degrees from the view axis).
+_MAX_SLOPE = 3.0
 
 #: (x, y, z) rotation angles in degrees of PointAD's 9 views per dataset (zqhang/PointAD multi_view/ scripts).
 def _xy_views(xs: Sequence[float], ys: Sequence[float]) -> tuple[tuple[float, float, float], ...]:
@@ -119,6 +138,45 @@ class Views:
         return seen_idx[nearest[:, 0]]
 
 
+def _tangent_splats_kernel(rows, cols, z, half, per_row, per_col, tolerance, index, depth):
+    """Tangent splats into one view's ``index`` and ``depth`` (S x S, -1 and inf): first the front-most splat depth
+    of every pixel, then each pixel's owner, the splat nearest in the image among those within ``tolerance`` of that
+    depth (ties: the nearer in depth). Why a loop: the splats' pairs of pixels number millions per view, and sorting
+    them in numpy was 2.8 s per sample (nine views); this is two passes over them."""
+    size = index.shape[0]
+    front = np.full((size, size), np.inf)
+    best = np.full((size, size), np.inf)
+    for phase in range(2):  # 0: the front-most depth of each pixel; 1: the owners
+        for i in range(len(z)):
+            h = half[i]
+            for dr in range(-h, h + 1):
+                r = rows[i] + dr
+                if r < 0 or r >= size:
+                    continue
+                for dc in range(-h, h + 1):
+                    c = cols[i] + dc
+                    if c < 0 or c >= size:
+                        continue
+                    d = z[i] + per_row[i] * dr + per_col[i] * dc
+                    if phase == 0:
+                        front[r, c] = min(front[r, c], d)
+                        continue
+                    centre = dr * dr + dc * dc
+                    if d <= front[r, c] + tolerance and (
+                            centre < best[r, c] or (centre == best[r, c] and d < depth[r, c])):
+                        best[r, c] = centre
+                        depth[r, c] = d
+                        index[r, c] = i
+
+
+_tangent_splats = jit(_tangent_splats_kernel, parallel=False)
+
+
+def _splat_half_width(spacings: float, spacing: float, focal: float, depth):
+    """Half the side, in whole pixels, of a splat ``spacings`` point spacings wide at ``depth``."""
+    return np.maximum(np.ceil(spacings / 2 * spacing * focal / np.asarray(depth)), 1).astype(np.int64)
+
+
 def _normals(points: np.ndarray, max_nn: int) -> np.ndarray:
     from benchkit_components.fpfh import _o3d, to_open3d
 
@@ -140,12 +198,14 @@ def render_views(
     ambient: float = 0.25,
     flip_x: bool = False,
     visibility_tolerance: float | None = None,
+    splats: str = "tangent",
 ) -> Views:
     """Render an N x 3 cloud from each view (``rotations``: (V, 3, 3) matrices or (x, y[, z]) degree triples).
 
     ``normals``: per-point normals for shading (default: open3d estimates them from ``normal_max_nn`` neighbours,
     PointAD uses 50). ``flip_x``: rotate by 180 degrees about x first (PointAD's ``matrix_x(pi)``, which turns an
-    organized scan's camera frame, z away from the sensor, to face the renderer's camera).
+    organized scan's camera frame, z away from the sensor, to face the renderer's camera). ``splats``: "tangent"
+    (default) or "square" (PointAD's), see the module docstring.
     """
     from benchkit_components.fpfh import mean_spacing
 
@@ -169,7 +229,13 @@ def render_views(
     distance = radius / np.sin(half_fov)
     focal = (image_size / 2) / np.tan(half_fov)
     spacing = mean_spacing(points)
-    if point_size is None:  # splats a little wider than the projected spacing close the surface
+    if splats not in ("tangent", "square"):
+        raise ValueError(f"splats must be 'tangent' or 'square', got {splats!r}")
+    # tangent splats without a given size: each as wide as SPLAT_SPACINGS spacings at its own depth (odd, so centred)
+    sized_by_depth = point_size is None and splats == "tangent"
+    if sized_by_depth:
+        point_size = 2 * _splat_half_width(SPLAT_SPACINGS, spacing, focal, distance - radius) + 1
+    elif point_size is None:  # squares a little wider than the projected spacing
         point_size = max(1, int(np.ceil(2.0 * spacing * focal / (distance - radius / 2))))
     tolerance = spacing if visibility_tolerance is None else visibility_tolerance
     n, s = len(points), image_size
@@ -189,23 +255,33 @@ def render_views(
         pixels[v, :, 0], pixels[v, :, 1] = np.clip(r0, 0, s - 1), np.clip(c0, 0, s - 1)
         facing = np.abs(normals @ rot.T[:, 2])
         shade = grey * (ambient + (1 - ambient) * facing)
-        # splats: every (point, offset) pair; the nearest wins each pixel
-        rr, cc = (r0[:, None] + dr).ravel(), (c0[:, None] + dc).ravel()
-        owner = np.repeat(np.arange(n), len(dr))
-        inside = (rr >= 0) & (rr < s) & (cc >= 0) & (cc < s)
-        flat, owner = rr[inside] * s + cc[inside], owner[inside]
-        order = np.lexsort((z[owner], flat))
-        flat, owner = flat[order], owner[order]
-        first = np.ones(len(flat), bool)
-        first[1:] = flat[1:] != flat[:-1]
-        flat, owner = flat[first], owner[first]
-        index[v].flat[flat] = owner
-        depth[v].flat[flat] = z[owner]
-        images[v].flat[flat] = shade[owner]
-        # a neighbour's splat may cover the point's pixel; on a slanted surface its depth differs by up to a splat's
-        # reach in pixels times the surface's depth change per pixel
-        slope = np.minimum(np.sqrt(np.maximum(1 - facing**2, 0)) / np.maximum(facing, 1e-6), 3.0)
-        reach = tolerance + (point_size / 2 + 1) * (z / focal) * slope
+        if splats == "square":  # every (point, offset) pair; the nearest splat wins each pixel
+            rr, cc = (r0[:, None] + dr).ravel(), (c0[:, None] + dc).ravel()
+            owner = np.repeat(np.arange(n), len(dr))
+            inside = (rr >= 0) & (rr < s) & (cc >= 0) & (cc < s)
+            flat, owner = rr[inside] * s + cc[inside], owner[inside]
+            order = np.lexsort((z[owner], flat))
+            flat, owner = flat[order], owner[order]
+            first = np.ones(len(flat), bool)
+            first[1:] = flat[1:] != flat[:-1]
+            flat, owner = flat[first], owner[first]
+            index[v].flat[flat] = owner
+            depth[v].flat[flat] = z[owner]
+            # a neighbour's splat may cover the point's pixel; on a slanted surface its depth differs by up to a
+            # splat's reach in pixels times the surface's depth change per pixel
+            slope = np.minimum(np.sqrt(np.maximum(1 - facing**2, 0)) / np.maximum(facing, 1e-6), 3.0)
+            reach = tolerance + (point_size / 2 + 1) * (z / focal) * slope
+        else:  # each splat's depth follows its tangent plane; the nearest centre on the front surface wins
+            n_cam = normals @ rot.T
+            n_z = np.where(np.abs(n_cam[:, 2]) < 1e-6, 1e-6, n_cam[:, 2])
+            per_col = np.clip(n_cam[:, 0] / n_z, -_MAX_SLOPE, _MAX_SLOPE) * z / focal
+            per_row = np.clip(-n_cam[:, 1] / n_z, -_MAX_SLOPE, _MAX_SLOPE) * z / focal
+            half = (_splat_half_width(SPLAT_SPACINGS, spacing, focal, z) if sized_by_depth
+                    else np.full(n, point_size // 2, np.int64))
+            _tangent_splats(r0, c0, z, half, per_row, per_col, float(tolerance), index[v], depth[v])
+            reach = tolerance + np.hypot(per_row, per_col)  # a point's centre lies up to a pixel from its pixel's
+        owned = index[v] >= 0
+        images[v][owned] = shade[index[v][owned]]
         visible[v] = z <= depth[v, pixels[v, :, 0], pixels[v, :, 1]] + reach
     return Views(images=images, depth=depth, point_index=index, pixels=pixels, visible=visible, points=points)
 
