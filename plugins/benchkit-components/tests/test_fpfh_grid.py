@@ -57,6 +57,24 @@ def test_grid_neighbours_rescan_and_fall_back_to_the_kdtree_where_a_disc_is_not_
     np.testing.assert_allclose(np.sqrt(d2), np.where(distances < 0.25, distances, np.inf), rtol=1e-12)
 
 
+@pytest.mark.parametrize("cloud", ["spread", "one point", "a line"])
+def test_the_proofs_ball_counts_are_exact(cloud):
+    """The proof's counts equal a brute-force count with the same rule (squared distance <= radius squared) for
+    balls smaller and larger than the grid's cells, centred on points, beside them and outside the cloud."""
+    from benchkit_components.fpfh_grid import _BallCounter
+
+    rng = np.random.default_rng(0)
+    points = {"spread": rng.normal(size=(3000, 3)) * [1.0, 0.5, 0.01], "one point": np.ones((50, 3)),
+              "a line": np.outer(np.linspace(0, 1, 400), [1.0, 2.0, 3.0])}[cloud]
+    near = points[rng.integers(len(points), size=200)]
+    centres = np.concatenate([near, near + rng.normal(scale=0.05, size=near.shape), [[9.0, 9, 9]]])
+    radii = np.concatenate([rng.uniform(0.0, 0.6, size=len(centres) - 1), [1.0]])
+    radii[:10] = 0.0  # a ball of radius 0 holds its centre's copies
+    counts = _BallCounter(points, typical_radius=0.1).count(centres, radii)
+    squared = ((centres[:, None, :] - points[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_array_equal(counts, (squared <= radii[:, None] ** 2).sum(1))
+
+
 @pytest.mark.parametrize("normal,radius,max_nn", [(0.1, 0.25, 100), (0.003, 0.006, 60)])
 def test_fpfh_from_grid_neighbours_is_open3ds_fpfh(normal, radius, max_nn):
     xyz, valid = _scan(seed=1)
