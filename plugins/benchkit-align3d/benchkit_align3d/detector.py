@@ -2,9 +2,9 @@
 Anomaly Detection"; abstract and review only, no code). What the abstract fixes, and the simplest reading of the
 rest (each alternative a switch):
 
-- Renderings (PointAD's, `benchkit_components.rendering.render_sample`) are encoded by an image backbone (default
-  CLIP ViT-L/14@336, ``clip-image``; the weight-free variant ``align3d-ad:hog``). A point's *rendering feature* is
-  its patch token averaged over the views that see it.
+- Renderings (PointAD's views, tangent splats: `benchkit_components.rendering.render_sample`) are encoded by an
+  image backbone (default CLIP ViT-L/14@336, ``clip-image``; the weight-free variant ``align3d-ad:hog``). A point's
+  *rendering feature* is its patch token averaged over the views that see it.
 - Stage 1, cross-modal alignment: on the auxiliary training samples that have RGB registered with their geometry
   (organized scans), an MLP maps each point's rendering feature to the RGB backbone feature of the same point
   (the patch of the sample's RGB image at the point's pixel), minimising ``1 - cos``. Semantic consistency

@@ -31,7 +31,7 @@ def register_backbones(register):
 @hookimpl
 def register_detectors(register):
     register(DetectorSpec(
-        name="align3d-ad", version="1.1",
+        name="align3d-ad", version="1.2",
         description="Align3D-AD: renderings' features aligned to auxiliary categories' RGB features, dual "
                     "learnable prompts trained on synthetic anomalies; zero-shot on the target",
         factory=make_align3d, consumes=frozenset({"points"}), trains=True,

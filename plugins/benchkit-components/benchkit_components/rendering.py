@@ -323,11 +323,11 @@ class Placement:
 
 
 def render_sample(sample, views: str = "auto", *, max_points: int | None = None, seed: int = 0,
-                  image_size: int = POINTAD_IMAGE_SIZE) -> tuple[Views, Placement]:
+                  image_size: int = POINTAD_IMAGE_SIZE, splats: str = "tangent") -> tuple[Views, Placement]:
     """PointAD's rendering of a benchkit Sample: an organized scan resized to 336 x 336 (nearest), its valid points
     flipped to face the camera; an unorganized cloud as it is. At most ``max_points`` points are rendered (a
     seeded subsample per sample id). ``views``: a `POINTAD_VIEWS` key, or "auto" (MVTec 3D-AD's for organized
-    scans, Real3D-AD's for clouds)."""
+    scans, Real3D-AD's for clouds). ``splats`` as `render_views`'."""
     from benchkit_components.sampling import subsample_indices
 
     organized = sample.xyz is not None
@@ -339,7 +339,8 @@ def render_sample(sample, views: str = "auto", *, max_points: int | None = None,
     if key not in POINTAD_VIEWS:
         raise ValueError(f"unknown views {views!r}; use auto or one of {', '.join(POINTAD_VIEWS)}")
     chosen = subsample_indices(len(points), max_points, seed, sample.id)
-    rendered = render_views(points[chosen], POINTAD_VIEWS[key], image_size=image_size, flip_x=organized)
+    rendered = render_views(points[chosen], POINTAD_VIEWS[key], image_size=image_size, flip_x=organized,
+                            splats=splats)
     return rendered, Placement(points, chosen, flat, shape)
 
 

@@ -9,7 +9,9 @@ training at all, only CLIP weights:
 - Points: an organized scan is resized to 336 x 336 (nearest) and its valid points rendered with PointAD's flip;
   an unorganized cloud is rendered as is (at most ``max_points`` of it, a seeded subsample; PointAD takes 336^2
   points by FPS on Real3D-AD). Views: ``views="auto"`` is PointAD's MVTec 3D-AD set for organized scans and its
-  Real3D-AD set for clouds (`benchkit_components.rendering.POINTAD_VIEWS`).
+  Real3D-AD set for clouds (`benchkit_components.rendering.POINTAD_VIEWS`). Splats: PointAD's screen-aligned
+  squares (``splats="square"``); ``splats="tangent"`` is benchkit's renderer for sparse clouds, through which the
+  back of a 3,000-point cloud no longer shows (`benchkit_components.rendering`).
 - Patch probability: softmax over (normal, anomalous) of cosine similarities / ``temperature`` (0.07), bilinearly
   upsampled to the rendering size, back-projected to points.
 - Map: organized scans go back onto the 336 grid and get PointAD's Gaussian blur (sigma 4); clouds average each
@@ -58,9 +60,10 @@ def upsample(maps: np.ndarray, size: int) -> np.ndarray:
 class PointADCLIP(Detector):
     def __init__(self, views: str = "auto", object_name: str = "object", temperature: float = 0.07,
                  max_points: int | None = 20000, sigma: float = 4.0, smooth_k: int = 16,
-                 clip_model: str | None = None, backbone: str = "clip-image", seed: int = 0,
-                 device: str = "cpu") -> None:
+                 clip_model: str | None = None, backbone: str = "clip-image", splats: str = "square",
+                 seed: int = 0, device: str = "cpu") -> None:
         self.views = views
+        self.splats = splats
         self.object_name = object_name
         self.temperature = temperature
         self.max_points = max_points
@@ -91,7 +94,7 @@ class PointADCLIP(Detector):
         size = self.image_.image_size
         for sample in samples:
             views, placement = render_sample(sample, self.views, max_points=self.max_points, seed=self.seed,
-                                             image_size=size)
+                                             image_size=size, splats=self.splats)
             rgb = views.rgb()
             tokens, pooled = self.image_.encode_all(rgb)
             patch = upsample(anomalous_probability(tokens, self.directions_, self.temperature), size)
