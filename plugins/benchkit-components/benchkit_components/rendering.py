@@ -15,8 +15,8 @@ ingredients, in numpy:
 - Splats: each point covers a ``point_size`` x ``point_size`` square of pixels. ``splats="square"`` is
   PointAD's: the square sits at the point's depth and the nearest splat wins a pixel; its point sizes (6-12 px in
   a 1024 window) suit its dense clouds. On sparse clouds (synthetic-pc's 3,000 points) squares small enough to keep
-  detail leave gaps through which the back of the object shows (at 2 spacings wide about a third of the surface's
-  pixels, by the Poisson estimate at `SPLAT_SPACINGS`), and that speckle swamps shading and depth. So the default,
+  detail leave gaps through which the back of the object shows (at 2 spacings wide, half the pixels inside the
+  silhouette of 3,000 random points on a sphere at 128 px), and that speckle swamps shading and depth. So the default,
   ``splats="tangent"``, lays each square in the point's tangent plane (its depth changes across the square as the
   normal says), makes it `SPLAT_SPACINGS` spacings wide, and gives a pixel to the splat whose centre is nearest
   among those within one spacing of the front-most depth there (a depth-tolerant z-buffer, as in the visibility
