@@ -233,9 +233,7 @@ def render_views(
         raise ValueError(f"splats must be 'tangent' or 'square', got {splats!r}")
     # tangent splats without a given size: each as wide as SPLAT_SPACINGS spacings at its own depth (odd, so centred)
     sized_by_depth = point_size is None and splats == "tangent"
-    if sized_by_depth:
-        point_size = 2 * _splat_half_width(SPLAT_SPACINGS, spacing, focal, distance - radius) + 1
-    elif point_size is None:  # squares a little wider than the projected spacing
+    if point_size is None and splats == "square":  # squares a little wider than the projected spacing
         point_size = max(1, int(np.ceil(2.0 * spacing * focal / (distance - radius / 2))))
     tolerance = spacing if visibility_tolerance is None else visibility_tolerance
     n, s = len(points), image_size
@@ -244,8 +242,9 @@ def render_views(
     index = np.full((len(rotations), s, s), -1, np.int64)
     pixels = np.zeros((len(rotations), n, 2), np.int64)
     visible = np.zeros((len(rotations), n), bool)
-    offsets = np.arange(point_size) - point_size // 2
-    dr, dc = (a.ravel() for a in np.meshgrid(offsets, offsets, indexing="ij"))
+    if splats == "square":
+        offsets = np.arange(point_size) - point_size // 2
+        dr, dc = (a.ravel() for a in np.meshgrid(offsets, offsets, indexing="ij"))
     for v, rot in enumerate(rotations):
         p = local @ rot.T
         z = distance - p[:, 2]  # the camera sits at +distance on z, looking toward -z
