@@ -6,8 +6,8 @@
   for feature banks) and spreading values from sampled points to every point.
 - `groups`: point groups (FPS centres + kNN neighbourhoods) and group scores back to points.
 - `fpfh`: open3d normals and FPFH, point spacing.
-- `fpfh_grid`: open3d's normals and FPFH of organized scans, computed from one exact neighbour search of the pixel
-  grid (numba kernels; BTF's paper configuration).
+- `grid_knn`: exact nearest neighbours of an organized scan's points through its pixel grid (numba kernels).
+- `fpfh_grid`: open3d's normals and FPFH of organized scans from those neighbour lists (BTF's paper configuration).
 - `memory_bank`: PatchCore's projections, approximate coreset and re-weighted image score.
 - `grid`: resizing organized (H x W) grids.
 - `feature_maps`: RGB and point features on one pixel grid and the crossmodal methods' map smoothing (CFM's recipe,

@@ -166,7 +166,8 @@ def organized_fpfh(
         params = dict(normal_radius=float(normal_radius), normal_max_nn=int(normal_max_nn),
                       fpfh_radius=float(fpfh_radius), fpfh_max_nn=int(fpfh_max_nn))
         return cached_features(_OrganizedFPFHFeature(params), xyz, valid)
-    from benchkit_components.fpfh_grid import fpfh_from_neighbours, grid_neighbours, normals_from_neighbours
+    from benchkit_components.fpfh_grid import fpfh_from_neighbours, normals_from_neighbours
+    from benchkit_components.grid_knn import grid_neighbours
 
     height, width = xyz.shape[:2]
     out = np.zeros((height * width, FPFH_DIM), dtype=np.float32)

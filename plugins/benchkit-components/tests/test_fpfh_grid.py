@@ -1,5 +1,6 @@
-"""benchkit_components.fpfh_grid against open3d: the grid search finds the KD-tree's neighbours (the max_nn nearest,
-then those strictly within the radius), and the FPFH computed from them is open3d's compute_fpfh_feature."""
+"""benchkit_components.grid_knn and fpfh_grid against open3d: the grid search finds the KD-tree's neighbours (the
+max_nn nearest, then those strictly within the radius), and the FPFH computed from them is open3d's
+compute_fpfh_feature."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from scipy.spatial import cKDTree
 
 from benchkit_components.fpfh import estimate_normals, fpfh_of_cloud, organized_fpfh, to_open3d
-from benchkit_components.fpfh_grid import _spfh, fpfh_from_neighbours, grid_neighbours
+from benchkit_components.fpfh_grid import _spfh, fpfh_from_neighbours
+from benchkit_components.grid_knn import grid_neighbours
 from benchkit_components.grid import resize_nearest
 
 
@@ -45,7 +47,7 @@ def test_grid_neighbours_are_the_kdtree_neighbours(max_nn, radius):
 def test_grid_neighbours_rescan_and_fall_back_to_the_kdtree_where_a_disc_is_not_enough(monkeypatch, slacks):
     """Discs too small for the scan's borders, hole and step: the larger disc, then the KD-tree, must make up for
     them, and the neighbours stay the KD-tree's."""
-    import benchkit_components.fpfh_grid as grid
+    import benchkit_components.grid_knn as grid
 
     monkeypatch.setattr(grid, "SMALL_SLACK", slacks[0])
     monkeypatch.setattr(grid, "LARGE_SLACK", slacks[1])
@@ -61,7 +63,7 @@ def test_grid_neighbours_rescan_and_fall_back_to_the_kdtree_where_a_disc_is_not_
 def test_the_proofs_ball_counts_are_exact(cloud):
     """The proof's counts equal a brute-force count with the same rule (squared distance <= radius squared) for
     balls smaller and larger than the grid's cells, centred on points, beside them and outside the cloud."""
-    from benchkit_components.fpfh_grid import _BallCounter
+    from benchkit_components.grid_knn import _BallCounter
 
     rng = np.random.default_rng(0)
     points = {"spread": rng.normal(size=(3000, 3)) * [1.0, 0.5, 0.01], "one point": np.ones((50, 3)),
