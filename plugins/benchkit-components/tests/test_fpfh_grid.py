@@ -72,9 +72,10 @@ def test_the_proofs_ball_counts_are_exact(cloud):
     centres = np.concatenate([near, near + rng.normal(scale=0.05, size=near.shape), [[9.0, 9, 9]]])
     radii = np.concatenate([rng.uniform(0.0, 0.6, size=len(centres) - 1), [1.0]])
     radii[:10] = 0.0  # a ball of radius 0 holds its centre's copies
-    counts = _BallCounter(points, typical_radius=0.1).count(centres, radii)
     squared = ((centres[:, None, :] - points[None, :, :]) ** 2).sum(-1)
-    np.testing.assert_array_equal(counts, (squared <= radii[:, None] ** 2).sum(1))
+    for typical in (0.1, 1e-4):  # cells as wide as the balls, and cells capped at 128 per axis
+        counts = _BallCounter(points, typical_radius=typical).count(centres, radii)
+        np.testing.assert_array_equal(counts, (squared <= radii[:, None] ** 2).sum(1))
 
 
 @pytest.mark.parametrize("normal,radius,max_nn", [(0.1, 0.25, 100), (0.003, 0.006, 60)])
