@@ -41,7 +41,8 @@ Differences from the reference code that remain, and their measured effect:
   point (`benchkit_components.fpfh.organized_fpfh`); on unorganized clouds open3d's own, on a spatially sorted copy.
 
 Speed against the reference's steps on the same files, same run (`benchmarks/bench_baselines.py --datasets
-synthetic-rgbd`, 2-core machine): BTF(FPFH) 2.90-3.19x faster per category, mean 3.04x, every I-AUROC equal. Per
+synthetic-rgbd`, 2-core machine, two runs): BTF(FPFH) mean 3.04x (2.90-3.19x per category) and 2.86x (2.78-3.02x)
+faster, every I-AUROC equal; the reference's own times moved by up to 5 % between the runs. Per
 224 x 224 scan (49k points, 2 threads) the grid search takes about 180 ms, SPFH 90 ms, FPFH 70 ms, normals 15 ms.
 
 Cost on unorganized clouds grows linearly with their size (`benchmarks/bench_scaling.py`, one thread of a shared
