@@ -46,7 +46,26 @@ rest (each alternative a switch):
   starfish 0.59 / 0.51, blob 0.58 / 0.57 (relief only, ``appearance="off"``: 0.64, 0.62, 0.59); synthetic-rgbd
   trained on cable 0.45 / 0.55, cookie 0.43 / 0.59, fruit 0.44 / 0.65 (relief only: 0.38-0.49 object, 0.71-0.73
   point AUROC: its maps find the defects, but the map's maximum, or the mean of its top 1 %, does not rank the
-  scans). So the variant is above chance on synthetic-pc only, and stays out of ``run --all`` (issue 14).
+  scans). What changed that: the scans' background plane. With the plane removed, the no-learning score (the
+  maximum of the blurred map of the relief's z-score norm) reaches object AUROC 0.58 (cookie) to 0.94 (cable),
+  mean 0.74 over the five categories; with the plane it is 0.60 (0.39-0.86). PointAD renders MVTec 3D-AD only after
+  removing the plane and stray clusters (zqhang/PointAD, multi_view/preprocess_mvtec3d.py), so ``background``
+  ("remove", the default; "keep" renders the plane) does that to organized scans before rendering
+  (`benchkit_components.rendering.render_sample`). And the shaded renderings' HOG tokens, added to the relief,
+  lowered the object AUROC (synthetic-rgbd, plane removed, seed 0: 0.44-0.50 with them, 0.60-0.83 without), so
+  ``appearance`` ("auto": off for a backbone without weights, on for CLIP) leaves them out of the weight-free
+  variant's rendering features; its HOG still encodes the RGB images that stage 1 aligns to. Measured with these
+  defaults (``benchkit run --detector align3d-ad:hog --setting zero-shot-one-vs-rest --seeds 0,1,2``; mean object
+  AUROC over the tested categories, per training category, seeds 0 / 1 / 2): synthetic-rgbd trained on cable
+  0.66 / 0.51 / 0.49, cookie 0.65 / 0.73 / 0.61, fruit 0.69 / 0.62 / 0.62 (mean 0.62; point AUROC 0.82-0.88);
+  synthetic-pc trained on blob 0.59 / 0.54 / 0.50, soap 0.64 / 0.57 / 0.54, starfish 0.62 / 0.56 / 0.53 (mean
+  0.57; point AUROC 0.38-0.55). Above chance on both, far below the training-free ``zs-fpfh-rarity`` (0.72-0.76
+  and 0.81-0.86, seed 0) and ``zs-surface-deviation`` (0.58-0.67 and 0.64-0.69). Not better, so not the default:
+  ``relief="magnitude"`` (mean 0.61 and 0.47) and 2,000 prompt epochs instead of 200 (synthetic-pc mean 0.57).
+  On synthetic-pc the same no-learning score is 0.81-0.83 on blob and can but 0.08-0.47 on cone, starfish and
+  torus, where normal clouds reach higher relief maxima than defective ones; the learned prompts do not get past
+  that. The variant stays out of ``run --all`` for time: its six one-vs-rest jobs take about 3 CPU
+  minutes (fit 5-11 s, predict 15-27 s per job), which the run's 10-minute budget on 2 cores does not have.
 - Inference, with no target training sample: a point's score is the anomalous probability of the rendering branch
   averaged with the aligned branch's; maps as PointAD (grid + Gaussian sigma 4 for scans, neighbour smoothing for
   clouds), object score the map's maximum.
@@ -76,8 +95,9 @@ class Align3DAD(Detector):
                  max_train_samples: int = 4, anomalies_per_sample: int = 2, train_points: int = 2048,
                  align_epochs: int = 100, prompt_epochs: int = 200, lr: float = 1e-3, temperature: float = 0.07,
                  reweighting: str = "consistency", dual_contrast_weight: float = 1.0, sigma: float = 4.0,
-                 smooth_k: int = 16, relief: str = "auto", standardize: str = "auto", appearance: str = "on",
-                 clip_model: str | None = None, seed: int = 0, device: str = "cpu") -> None:
+                 smooth_k: int = 16, relief: str = "auto", standardize: str = "auto", appearance: str = "auto",
+                 background: str = "remove", clip_model: str | None = None, seed: int = 0,
+                 device: str = "cpu") -> None:
         self.backbone = backbone
         self.views = views
         self.max_points = max_points
@@ -95,21 +115,25 @@ class Align3DAD(Detector):
         self.relief = relief
         self.standardize = standardize
         self.appearance = appearance
+        self.background = background
         self.clip_model = clip_model
         self.seed = seed
         self.device = device
 
     # -- features -------------------------------------------------------------------------------------------------
-    def _render(self, sample: Sample, points: np.ndarray | None = None):
-        """(Views, Placement) of a sample, or of ``points`` replacing its rendered points (a deformed copy)."""
-        from benchkit_components.rendering import POINTAD_VIEWS, render_sample, render_views
+    def _render(self, sample: Sample):
+        """(Views, Placement) of a sample."""
+        from benchkit_components.rendering import render_sample
 
-        views, placement = render_sample(sample, self.views, max_points=self.max_points, seed=self.seed,
-                                         image_size=self.size_)
-        if points is not None:
-            key = self.views if self.views != "auto" else ("mvtec3d" if sample.xyz is not None else "real3d-ad")
-            views = render_views(points, POINTAD_VIEWS[key], image_size=self.size_, flip_x=sample.xyz is not None)
-        return views, placement
+        return render_sample(sample, self.views, max_points=self.max_points, seed=self.seed, image_size=self.size_,
+                             background=self.background)
+
+    def _render_points(self, sample: Sample, points: np.ndarray):
+        """Views of ``points`` in place of the sample's rendered points (a deformed copy), from the same cameras."""
+        from benchkit_components.rendering import POINTAD_VIEWS, render_views
+
+        key = self.views if self.views != "auto" else ("mvtec3d" if sample.xyz is not None else "real3d-ad")
+        return render_views(points, POINTAD_VIEWS[key], image_size=self.size_, flip_x=sample.xyz is not None)
 
     def _rendering_features(self, views) -> np.ndarray:
         """(N, D) per rendered point: its patch token (plus depth relief) averaged over the views that see it,
@@ -117,7 +141,7 @@ class Align3DAD(Detector):
         from benchkit_align3d.relief import depth_relief
 
         parts = []
-        if self.appearance == "on":
+        if self.appearance_:
             parts.append(views.back_project(np.asarray(self.image_.encode(views.rgb()), dtype=np.float32)))
         if self.relief_:
             relief = depth_relief(views.depth)
@@ -143,15 +167,18 @@ class Align3DAD(Detector):
 
         for name, allowed in (("reweighting", ("consistency", "none")),
                               ("relief", ("auto", "on", "magnitude", "off")),
-                              ("standardize", ("auto", "object", "none")), ("appearance", ("on", "off"))):
+                              ("standardize", ("auto", "object", "none")), ("appearance", ("auto", "on", "off")),
+                              ("background", ("remove", "keep"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         params: dict[str, Any] = {} if self.clip_model is None else {"model_name": self.clip_model}
         self.image_ = build_backbone(self.backbone, **(params if self.backbone == "clip-image" else {}))
         weight_free = getattr(self.image_, "weights", None) == "none"
         self.relief_ = self.relief in ("on", "magnitude") or (self.relief == "auto" and weight_free)
-        if self.appearance == "off" and not self.relief_:
-            raise ValueError("appearance='off' leaves no rendering feature: set relief to 'on' or 'magnitude'")
+        self.appearance_ = self.appearance == "on" or (self.appearance == "auto" and not weight_free)
+        if not (self.appearance_ or self.relief_):
+            raise ValueError("appearance off and relief off leave no rendering feature: set relief to 'on' or "
+                             "'magnitude', or appearance to 'on'")
         self.standardize_ = self.standardize if self.standardize != "auto" else ("object" if weight_free else "none")
         self.size_ = int(getattr(self.image_, "image_size", 224))
         generator = rng(self.seed, "align3d-ad")
@@ -167,7 +194,7 @@ class Align3DAD(Detector):
             rendered = placement.points[placement.chosen]
             for _ in range(self.anomalies_per_sample):
                 deformed, mask = bump_or_dent(rendered, generator)
-                labelled.append((self._rendering_features(self._render(sample, deformed)[0]), mask))
+                labelled.append((self._rendering_features(self._render_points(sample, deformed)), mask))
         dim = labelled[0][0].shape[1] if labelled else pairs[0][0].shape[1]
         self.align_ = self._train_alignment(pairs, dim, generator) if pairs else None
         self.alignment_trained_ = self.align_ is not None

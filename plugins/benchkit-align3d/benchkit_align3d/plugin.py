@@ -31,11 +31,11 @@ def register_backbones(register):
 @hookimpl
 def register_detectors(register):
     register(DetectorSpec(
-        name="align3d-ad", version="1.2",
+        name="align3d-ad", version="1.3",
         description="Align3D-AD: renderings' features aligned to auxiliary categories' RGB features, dual "
                     "learnable prompts trained on synthetic anomalies; zero-shot on the target",
         factory=make_align3d, consumes=frozenset({"points"}), trains=True,
         settings=frozenset({"zero-shot-one-vs-rest", "zero-shot-cross-dataset"}),
-        # align3d-ad:hog (weight-free) runs by name but not in run --all: still near chance on the synthetic sets
-        # (issue 14; measured numbers in benchkit_align3d.detector's docstring)
+        # align3d-ad:hog (weight-free) runs by name but not in run --all: its jobs would not fit the run's time
+        # budget (measured numbers in benchkit_align3d.detector's docstring)
         backbones=("clip-image",), backbone_kinds=frozenset({"image-patches"}), paper=PAPER))

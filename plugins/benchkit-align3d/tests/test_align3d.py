@@ -81,17 +81,19 @@ def test_relief_magnitude_and_appearance_switches_change_the_rendering_features(
 
     train, test = make_samples("points", n_test=2)
     widths, features = {}, {}
-    for name, params in {"default": {}, "magnitude": {"relief": "magnitude"},
-                         "relief only": {"relief": "magnitude", "appearance": "off"}}.items():
+    for name, params in {"default": {}, "appearance": {"appearance": "on"},
+                         "magnitude": {"relief": "magnitude", "appearance": "on"}}.items():
         detector = Align3DAD(**{**FAST, **params}).fit(train)
         views, _ = detector._render(test[0])
         features[name] = detector._rendering_features(views)
         widths[name] = features[name].shape[1]
-    assert widths["default"] == widths["magnitude"] == widths["relief only"] + 11  # HOG's 11 channels dropped
-    assert widths["relief only"] == len(RELIEF_SCALES) + 1  # relief channels and the pole
-    assert not np.allclose(features["default"], features["magnitude"])
+    assert widths["default"] == len(RELIEF_SCALES) + 1  # weight-free: relief channels and the pole, no HOG
+    assert widths["appearance"] == widths["magnitude"] == widths["default"] + 11  # HOG's 11 channels added
+    assert not np.allclose(features["appearance"], features["magnitude"])
     with pytest.raises(ValueError, match="appearance"):
         Align3DAD(**{**FAST, "appearance": "off", "relief": "off"}).fit(train)
+    with pytest.raises(ValueError, match="background"):
+        Align3DAD(**{**FAST, "background": "mask"}).fit(train)
 
 
 def test_align3d_hog_keeps_the_contract(benchkit_env):

@@ -322,16 +322,29 @@ class Placement:
 
 
 def render_sample(sample, views: str = "auto", *, max_points: int | None = None, seed: int = 0,
-                  image_size: int = POINTAD_IMAGE_SIZE, splats: str = "tangent") -> tuple[Views, Placement]:
+                  image_size: int = POINTAD_IMAGE_SIZE, splats: str = "tangent",
+                  background: str = "keep") -> tuple[Views, Placement]:
     """PointAD's rendering of a benchkit Sample: an organized scan resized to 336 x 336 (nearest), its valid points
     flipped to face the camera; an unorganized cloud as it is. At most ``max_points`` points are rendered (a
     seeded subsample per sample id). ``views``: a `POINTAD_VIEWS` key, or "auto" (MVTec 3D-AD's for organized
-    scans, Real3D-AD's for clouds). ``splats`` as `render_views`'."""
+    scans, Real3D-AD's for clouds). ``splats`` as `render_views`'. ``background="remove"``: an organized scan loses
+    its supporting plane and stray clusters first (`benchkit_components.grid.remove_background`), as PointAD
+    renders MVTec 3D-AD (zqhang/PointAD, multi_view/preprocess_mvtec3d.py, run before multiview_mvtec.py); the
+    removed pixels are left out of the `Placement`, so they take the map's minimum; a scan in which no object
+    stands out of the plane (fewer than 30 points left) is rendered whole. Clouds are unaffected."""
     from benchkit_components.sampling import subsample_indices
 
+    if background not in ("keep", "remove"):
+        raise ValueError(f"background must be 'keep' or 'remove', got {background!r}")
     organized = sample.xyz is not None
     if organized:
         points, flat, shape = organized_points(sample.xyz, sample.valid, POINTAD_IMAGE_SIZE)
+        if background == "remove":
+            from benchkit_components.grid import DBSCAN_MIN_POINTS, remove_background
+
+            found = organized_points(remove_background(sample.xyz), sample.valid, POINTAD_IMAGE_SIZE)
+            if len(found[0]) >= DBSCAN_MIN_POINTS:  # else no object stands out of the plane: render it all
+                points, flat, shape = found
     else:
         points, flat, shape = np.asarray(sample.point_cloud(), dtype=np.float64), None, None
     key = views if views != "auto" else ("mvtec3d" if organized else "real3d-ad")

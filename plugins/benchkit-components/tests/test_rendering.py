@@ -155,3 +155,27 @@ def test_samples_render_as_pointad_does_and_point_scores_become_their_maps(kind)
         assert placement.grid_shape == (336, 336) and amap.shape == (336, 336)
     with pytest.raises(ValueError, match="unknown views"):
         render_sample(sample, "kitchen")
+
+
+def test_background_removal_renders_only_the_object_on_its_plane():
+    from benchkit import Sample
+
+    from benchkit_components.rendering import anomaly_map, render_sample
+
+    yy, xx = np.mgrid[0:60, 0:60].astype(np.float64) * 0.001  # 1 mm pixels: dense enough for the BTF recipe
+    z = np.full((60, 60), 0.5)
+    z[20:40, 20:40] = 0.47  # a 20 x 20 pixel object 3 cm above the supporting plane
+    sample = Sample(id="s", category="c", label=None, xyz=np.stack([xx, yy, z], axis=-1))
+    kept = render_sample(sample, image_size=64, max_points=200)[1]
+    views, removed = render_sample(sample, image_size=64, background="remove")
+    assert len(kept.points) == 336 * 336 and len(removed.points) == 112 * 112  # 20 of 60 source rows and columns
+    assert np.allclose(removed.points[:, 2], 0.47)
+    on_object = np.zeros((336, 336), bool)
+    on_object[112:224, 112:224] = True
+    assert np.array_equal(np.isin(np.arange(336 * 336), removed.grid_flat).reshape(336, 336), on_object)
+    amap = anomaly_map(sample, removed, np.linspace(1, 2, len(removed.chosen)), sigma=0.0)
+    assert (amap[~on_object] == 1).all()  # the removed plane takes the map's minimum
+    flat = Sample(id="f", category="c", label=None, xyz=np.stack([xx, yy, np.full((60, 60), 0.5)], axis=-1))
+    assert len(render_sample(flat, image_size=64, max_points=200, background="remove")[1].points) == 336 * 336
+    with pytest.raises(ValueError, match="background"):
+        render_sample(sample, background="drop")

@@ -42,7 +42,7 @@ def register_detectors(register):
         description="Training-free: each point's distance from the plane of its neighbours, relative to the cloud",
         factory=make_surface_deviation, consumes=points, trains=False, settings=ZERO_SHOT))
     register(DetectorSpec(
-        name="pointad-clip", version="1.0",
+        name="pointad-clip", version="1.1",
         description="Training-free PointAD: CLIP on 9 renderings with WinCLIP's fixed prompts, maps back-projected "
                     "to points", factory=make_pointad_clip, consumes=points, trains=False, settings=ZERO_SHOT,
         backbones=("clip-image",),  # its text tower, clip-text, reads the same weights file

@@ -9,7 +9,9 @@ training at all, only CLIP weights:
 - Points: an organized scan is resized to 336 x 336 (nearest) and its valid points rendered with PointAD's flip;
   an unorganized cloud is rendered as is (at most ``max_points`` of it, a seeded subsample; PointAD takes 336^2
   points by FPS on Real3D-AD). Views: ``views="auto"`` is PointAD's MVTec 3D-AD set for organized scans and its
-  Real3D-AD set for clouds (`benchkit_components.rendering.POINTAD_VIEWS`). Splats: PointAD's screen-aligned
+  Real3D-AD set for clouds (`benchkit_components.rendering.POINTAD_VIEWS`). Background: PointAD renders MVTec
+  3D-AD after removing the supporting plane and stray clusters (multi_view/preprocess_mvtec3d.py), so
+  ``background="remove"`` does that to organized scans (``"keep"`` renders the plane too). Splats: PointAD's screen-aligned
   squares (``splats="square"``); ``splats="tangent"`` is benchkit's renderer for sparse clouds, through which the
   back of a 3,000-point cloud no longer shows (`benchkit_components.rendering`).
 - Patch probability: softmax over (normal, anomalous) of cosine similarities / ``temperature`` (0.07), bilinearly
@@ -61,8 +63,9 @@ class PointADCLIP(Detector):
     def __init__(self, views: str = "auto", object_name: str = "object", temperature: float = 0.07,
                  max_points: int | None = 20000, sigma: float = 4.0, smooth_k: int = 16,
                  clip_model: str | None = None, backbone: str = "clip-image", splats: str = "square",
-                 seed: int = 0, device: str = "cpu") -> None:
+                 background: str = "remove", seed: int = 0, device: str = "cpu") -> None:
         self.views = views
+        self.background = background
         self.splats = splats
         self.object_name = object_name
         self.temperature = temperature
@@ -83,6 +86,8 @@ class PointADCLIP(Detector):
         self.text_ = build_backbone("clip-text", **params)
 
     def fit(self, samples: Sequence[Sample]) -> PointADCLIP:
+        if self.background not in ("keep", "remove"):
+            raise ValueError(f"background must be 'keep' or 'remove', got {self.background!r}")
         self._backbones()  # training-free: the training samples are not read
         self.directions_ = text_directions(self.text_, self.object_name)
         return self
@@ -94,7 +99,7 @@ class PointADCLIP(Detector):
         size = self.image_.image_size
         for sample in samples:
             views, placement = render_sample(sample, self.views, max_points=self.max_points, seed=self.seed,
-                                             image_size=size, splats=self.splats)
+                                             image_size=size, splats=self.splats, background=self.background)
             rgb = views.rgb()
             tokens, pooled = self.image_.encode_all(rgb)
             patch = upsample(anomalous_probability(tokens, self.directions_, self.temperature), size)
