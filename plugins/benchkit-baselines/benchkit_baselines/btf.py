@@ -86,13 +86,12 @@ def raw_depth_patches(depth: np.ndarray, grid: int = 28) -> np.ndarray:
 
 def pooled_patches(feature_image: np.ndarray, grid: int = 28) -> np.ndarray:
     """BTF's patch features from a C x H x W feature image: 3 x 3 average pooling (stride 1, no padding), adaptive
-    average pooling to grid x grid, one row per patch (grid^2 x C, row-major over the grid)."""
-    import torch
-    import torch.nn.functional as F
+    average pooling to grid x grid, one row per patch (grid^2 x C, row-major over the grid). The image is usually
+    a transposed view of an (H, W, C) array, which `pool_patches` reads without a copy."""
+    from benchkit_components.grid import pool_patches
 
-    x = torch.from_numpy(np.ascontiguousarray(feature_image, dtype=np.float32))[None]
-    x = F.adaptive_avg_pool2d(F.avg_pool2d(x, kernel_size=3, stride=1), (grid, grid))
-    return x[0].reshape(x.shape[1], -1).T.contiguous().numpy()
+    pooled = pool_patches(np.moveaxis(np.asarray(feature_image), 0, -1), grid)
+    return pooled.reshape(grid * grid, -1)
 
 
 def upsample_and_blur(patch_scores: np.ndarray, grid: int, size: int, sigma: float) -> np.ndarray:

@@ -152,7 +152,7 @@ def _fpfh_kernel(spfh, index, d2, count):
     33 values by the distance and sums the block as it goes; this multiplies by the inverse and sums the block from
     the neighbour's block total, the same numbers up to rounding in the last bits.)"""
     n = len(spfh)
-    out = np.zeros((n, 33))
+    out = np.zeros((n, 33), dtype=np.float32)  # stored rounded, as the caller's float32 would round them
     block_total = np.zeros((n, 3))
     for i in prange(n):  # noqa: F821
         for b in range(33):
@@ -208,7 +208,7 @@ def fpfh_from_neighbours(points: np.ndarray, normals: np.ndarray, index: np.ndar
     index = np.ascontiguousarray(index, dtype=np.int64)
     count = _count(index)
     spfh = _spfh(points, normals, index, count)
-    return _fpfh(spfh, index, np.ascontiguousarray(d2, dtype=np.float64), count).astype(np.float32)
+    return _fpfh(spfh, index, np.ascontiguousarray(d2, dtype=np.float64), count)
 
 
 def normals_from_neighbours(points: np.ndarray, index: np.ndarray, d2: np.ndarray, max_nn: int,

@@ -1,7 +1,9 @@
 """Organized (H x W) grids: the pixel layout of MVTec 3D-AD style scans, and the operations on them that readers and
-detectors share (nearest resizing, background-plane removal)."""
+detectors share (nearest resizing, patch pooling, background-plane removal)."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -20,6 +22,35 @@ def resize_nearest(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray
     cols = np.minimum((np.arange(out_w) * in_w) // out_w, in_w - 1)
     return np.ascontiguousarray(image[rows][:, cols])
 
+
+
+def pool_patches(image: np.ndarray, grid: int, box: int = 3) -> np.ndarray:
+    """(H, W, C) -> (grid, grid, C) float32: a ``box`` x ``box`` average (stride 1, no padding), then adaptive
+    average pooling to ``grid`` x ``grid``: torch's ``avg_pool2d(box, 1)`` then ``adaptive_avg_pool2d``, as BTF and
+    M3DM pool patch features. Why not torch: both pools are linear and separable, so one (grid x side) matrix per
+    axis does them as two matrix products on the (H, W, C) layout the features come in, 2.5 ms on BTF's
+    224 x 224 x 33 FPFH image where torch's pools on the channels-first copy took 27 ms (a tenth of a scan's
+    FPFH). Equal to torch's up to float32 rounding (tested)."""
+    image = np.asarray(image)
+    height, width, channels = image.shape
+    if min(height, width) < box or grid < 1:
+        raise ValueError(f"cannot pool a {height} x {width} image with a {box} x {box} box to {grid} x {grid}")
+    x = np.ascontiguousarray(image, dtype=np.float32).reshape(height, width * channels)
+    rows = (_pooling_matrix(height, grid, box) @ x).reshape(grid, width, channels)
+    return np.matmul(_pooling_matrix(width, grid, box), rows)
+
+
+@functools.lru_cache(maxsize=16)
+def _pooling_matrix(side: int, grid: int, box: int) -> np.ndarray:
+    """Row i averages the box means of adaptive bin i (torch's bins: floor(i L / g) to ceil((i + 1) L / g) over the
+    L = side - box + 1 box positions)."""
+    positions = side - box + 1
+    out = np.zeros((grid, side))
+    for i in range(grid):
+        start, end = (i * positions) // grid, -(-((i + 1) * positions) // grid)
+        for p in range(start, end):
+            out[i, p:p + box] += 1.0 / (box * (end - start))
+    return out.astype(np.float32)
 
 # BTF recipe (eliahuhorwitz/3D-ADS, utils/preprocessing.py; the same steps in nomewang/M3DM and, before rendering,
 # zqhang/PointAD multi_view/preprocess_mvtec3d.py).
