@@ -18,7 +18,9 @@ from benchkit import DetectorSpec, hookimpl
 #: strides, a 10,000-entry PatchCore bank on a 128-d lift, no ICP); PatchCore scores unorganized clouds only.
 #: 2.1: BTF selects its coreset in float16 as 3D-ADS does (``coreset_precision``); bank distances are measured
 #: directly as |q - b|^2 (the last float32 bits of every score change, the neighbours do not).
-VERSION = "2.1"
+#: 2.2: BTF pools patches with two matrix products (float32 rounding of the patch features changes) and its grid
+#: search breaks ties at the k-th distance by scan order where the KD-tree once did (equal distances).
+VERSION = "2.2"
 
 
 def _fixed(params: dict[str, Any], detector: str, name: str, value: Any) -> dict[str, Any]:

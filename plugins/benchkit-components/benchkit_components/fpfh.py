@@ -30,7 +30,7 @@ FPFH_DIM = 33
 #: Version of the FPFH computation as cached: change it when `fpfh` would give other numbers for the same input.
 FPFH_VERSION = "1"
 #: The same for `organized_fpfh`.
-ORGANIZED_FPFH_VERSION = "1"
+ORGANIZED_FPFH_VERSION = "2"
 
 #: BTF (3D-ADS) values for MVTec 3D-AD, in that dataset's units.
 BTF_NORMAL_RADIUS = 0.1

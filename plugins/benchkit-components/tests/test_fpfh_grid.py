@@ -43,14 +43,13 @@ def test_grid_neighbours_are_the_kdtree_neighbours(max_nn, radius):
     np.testing.assert_array_equal(d2[found], ((points[index[found]] - np.repeat(points, found.sum(1), 0)) ** 2).sum(1))
 
 
-@pytest.mark.parametrize("slacks", [(0, 1), (-2, -1)])
+@pytest.mark.parametrize("slacks", [(0, 1), (-2, -1, 0)])
 def test_grid_neighbours_rescan_and_fall_back_to_the_kdtree_where_a_disc_is_not_enough(monkeypatch, slacks):
-    """Discs too small for the scan's borders, hole and step: the larger disc, then the KD-tree, must make up for
+    """Discs too small for the scan's borders, hole and step: the larger discs, then the KD-tree, must make up for
     them, and the neighbours stay the KD-tree's."""
     import benchkit_components.grid_knn as grid
 
-    monkeypatch.setattr(grid, "SMALL_SLACK", slacks[0])
-    monkeypatch.setattr(grid, "LARGE_SLACK", slacks[1])
+    monkeypatch.setattr(grid, "SLACKS", slacks)
     xyz, valid = _scan()
     points = xyz[valid]
     _, d2 = grid_neighbours(xyz, valid, 100, 0.25)
