@@ -130,10 +130,10 @@ class Align3DAD(Detector):
 
     def _render_points(self, sample: Sample, points: np.ndarray):
         """Views of ``points`` in place of the sample's rendered points (a deformed copy), from the same cameras."""
-        from benchkit_components.rendering import POINTAD_VIEWS, render_views
+        from benchkit_components.rendering import render_views, sample_views
 
-        key = self.views if self.views != "auto" else ("mvtec3d" if sample.xyz is not None else "real3d-ad")
-        return render_views(points, POINTAD_VIEWS[key], image_size=self.size_, flip_x=sample.xyz is not None)
+        return render_views(points, sample_views(sample, self.views), image_size=self.size_,
+                            flip_x=sample.xyz is not None)
 
     def _rendering_features(self, views) -> np.ndarray:
         """(N, D) per rendered point: its patch token (plus depth relief) averaged over the views that see it,

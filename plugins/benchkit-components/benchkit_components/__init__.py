@@ -9,7 +9,7 @@
 - `grid_knn`: exact nearest neighbours of an organized scan's points through its pixel grid (numba kernels).
 - `fpfh_grid`: open3d's normals and FPFH of organized scans from those neighbour lists (BTF's paper configuration).
 - `memory_bank`: PatchCore's projections, approximate coreset and re-weighted image score.
-- `grid`: resizing organized (H x W) grids.
+- `grid`: organized (H x W) grids: nearest resizing, patch pooling, background-plane removal.
 - `feature_maps`: RGB and point features on one pixel grid and the crossmodal methods' map smoothing (CFM's recipe,
   reused by MAFR and the text-guided method).
 - `score_maps`: patch scores to a pixel anomaly map (bilinear upsampling and Gaussian blur of BTF and M3DM).

@@ -321,13 +321,21 @@ class Placement:
     grid_shape: tuple[int, int] | None = None
 
 
+def sample_views(sample, views: str = "auto") -> tuple[tuple[float, float, float], ...]:
+    """The rotations PointAD renders a sample from: ``views`` a `POINTAD_VIEWS` key, or "auto" (MVTec 3D-AD's for
+    organized scans, Real3D-AD's for clouds)."""
+    key = views if views != "auto" else ("mvtec3d" if sample.xyz is not None else "real3d-ad")
+    if key not in POINTAD_VIEWS:
+        raise ValueError(f"unknown views {views!r}; use auto or one of {', '.join(POINTAD_VIEWS)}")
+    return POINTAD_VIEWS[key]
+
+
 def render_sample(sample, views: str = "auto", *, max_points: int | None = None, seed: int = 0,
                   image_size: int = POINTAD_IMAGE_SIZE, splats: str = "tangent",
                   background: str = "keep") -> tuple[Views, Placement]:
     """PointAD's rendering of a benchkit Sample: an organized scan resized to 336 x 336 (nearest), its valid points
     flipped to face the camera; an unorganized cloud as it is. At most ``max_points`` points are rendered (a
-    seeded subsample per sample id). ``views``: a `POINTAD_VIEWS` key, or "auto" (MVTec 3D-AD's for organized
-    scans, Real3D-AD's for clouds). ``splats`` as `render_views`'. ``background="remove"``: an organized scan loses
+    seeded subsample per sample id). ``views`` as `sample_views`', ``splats`` as `render_views`'. ``background="remove"``: an organized scan loses
     its supporting plane and stray clusters first (`benchkit_components.grid.remove_background`), as PointAD
     renders MVTec 3D-AD (zqhang/PointAD, multi_view/preprocess_mvtec3d.py, run before multiview_mvtec.py); the
     removed pixels are left out of the `Placement`, so they take the map's minimum; a scan in which no object
@@ -336,23 +344,21 @@ def render_sample(sample, views: str = "auto", *, max_points: int | None = None,
 
     if background not in ("keep", "remove"):
         raise ValueError(f"background must be 'keep' or 'remove', got {background!r}")
+    rotations = sample_views(sample, views)
     organized = sample.xyz is not None
     if organized:
-        points, flat, shape = organized_points(sample.xyz, sample.valid, POINTAD_IMAGE_SIZE)
+        xyz = sample.xyz
         if background == "remove":
             from benchkit_components.grid import DBSCAN_MIN_POINTS, remove_background
 
-            found = organized_points(remove_background(sample.xyz), sample.valid, POINTAD_IMAGE_SIZE)
-            if len(found[0]) >= DBSCAN_MIN_POINTS:  # else no object stands out of the plane: render it all
-                points, flat, shape = found
+            cleaned = remove_background(xyz)
+            if np.count_nonzero(np.any(cleaned != 0, axis=-1) & sample.valid) >= DBSCAN_MIN_POINTS:
+                xyz = cleaned  # else no object stands out of the plane: render it all
+        points, flat, shape = organized_points(xyz, sample.valid, POINTAD_IMAGE_SIZE)
     else:
         points, flat, shape = np.asarray(sample.point_cloud(), dtype=np.float64), None, None
-    key = views if views != "auto" else ("mvtec3d" if organized else "real3d-ad")
-    if key not in POINTAD_VIEWS:
-        raise ValueError(f"unknown views {views!r}; use auto or one of {', '.join(POINTAD_VIEWS)}")
     chosen = subsample_indices(len(points), max_points, seed, sample.id)
-    rendered = render_views(points[chosen], POINTAD_VIEWS[key], image_size=image_size, flip_x=organized,
-                            splats=splats)
+    rendered = render_views(points[chosen], rotations, image_size=image_size, flip_x=organized, splats=splats)
     return rendered, Placement(points, chosen, flat, shape)
 
 
