@@ -41,10 +41,10 @@ Differences from the reference code that remain, and their measured effect:
   point (`benchkit_components.fpfh.organized_fpfh`); on unorganized clouds open3d's own, on a spatially sorted copy.
 
 Speed against the reference's steps on the same files, same run (`benchmarks/bench_baselines.py --datasets
-synthetic-rgbd`, 2-core machine): BTF(FPFH) mean 3.13x (2.92-3.43x per category), 3.12x (3.00-3.23x) and 3.08x
-(2.94-3.32x) faster in three runs, every I-AUROC equal (benchkit 2.1: 3.04x and 2.86x); the reference's own times
-move by up to 5 % between runs, so single categories fall either side of 3x. Per 224 x 224 scan (49k points, 2
-threads) the grid search takes about 170 ms, SPFH 90 ms, FPFH 70 ms, normals 15 ms, patch pooling 3-9 ms.
+synthetic-rgbd`, 2-core machine): BTF(FPFH) mean 3.57x faster (3.31-3.67x per category), every I-AUROC equal;
+before the small BLAS products ran on one thread and the neighbour lists became int32 (benchkit 2.2, the same
+machine) 2.87x (2.71-3.03x). Per 224 x 224 scan (49k points, 2 threads) the grid search takes about 80 ms, SPFH
+43 ms, FPFH 36 ms, normals 8 ms, patch pooling 3 ms.
 
 Cost on unorganized clouds grows linearly with their size (`benchmarks/bench_scaling.py`, one thread of a shared
 2-core machine, randomly ordered synthetic-pc surfaces): BTF(FPFH) 11.7 s per test sample at 50k points, 355 s at

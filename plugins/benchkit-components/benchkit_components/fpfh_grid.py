@@ -200,12 +200,19 @@ _spfh = jit(_spfh_kernel)
 _fpfh = jit(_fpfh_kernel)
 
 
+def _index_array(index: np.ndarray) -> np.ndarray:
+    """Neighbour indices as the kernels read them: int32 as `grid_neighbours` gives them (half the memory traffic of
+    int64), or int64."""
+    index = np.asarray(index)
+    return np.ascontiguousarray(index, dtype=index.dtype if index.dtype in (np.int32, np.int64) else np.int64)
+
+
 def fpfh_from_neighbours(points: np.ndarray, normals: np.ndarray, index: np.ndarray, d2: np.ndarray) -> np.ndarray:
     """open3d's FPFH (N x 33 float32) from per-point neighbour lists as `grid_neighbours` gives them (nearest
     first, the first entry the point itself or a copy of it, missing entries -1 at the end)."""
     points = np.ascontiguousarray(points, dtype=np.float64)
     normals = np.ascontiguousarray(normals, dtype=np.float64)
-    index = np.ascontiguousarray(index, dtype=np.int64)
+    index = _index_array(index)
     count = _count(index)
     spfh = _spfh(points, normals, index, count)
     return _fpfh(spfh, index, np.ascontiguousarray(d2, dtype=np.float64), count)
@@ -215,5 +222,5 @@ def normals_from_neighbours(points: np.ndarray, index: np.ndarray, d2: np.ndarra
                             radius: float) -> np.ndarray:
     """open3d's normals (N x 3, its orientation) from sorted neighbour lists that hold at least the first
     ``max_nn`` neighbours within ``radius`` (a list made for a larger count and radius serves)."""
-    return _normals(np.ascontiguousarray(points, dtype=np.float64), np.ascontiguousarray(index, dtype=np.int64),
+    return _normals(np.ascontiguousarray(points, dtype=np.float64), _index_array(index),
                     np.ascontiguousarray(d2, dtype=np.float64), int(max_nn), float(radius) ** 2)

@@ -1,4 +1,5 @@
-"""numba compilation for the few loops that no library offers (the pixel-grid FPFH, BTF's float16 coreset).
+"""numba compilation for the few loops that no library offers (the pixel-grid FPFH, BTF's float16 coreset), and
+the BLAS thread count of the small products that run between such kernels.
 
 Kernels are written as plain Python over numpy arrays, with ``prange`` for their parallel loop; `jit` compiles one
 on first call (parallel, cached on disk so later processes skip the compile) and runs it on the job's threads.
@@ -7,7 +8,9 @@ numba is imported only when a kernel is first called, so importing a module that
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Sequence
 
 from benchkit_components.neighbours import cpu_threads
 
@@ -61,3 +64,30 @@ def bit_casts() -> dict[str, Callable]:
         return convert
 
     return {"float32_bits": cast(types.float32, types.int32), "bits_float32": cast(types.int32, types.float32)}
+
+
+#: Products of fewer multiply-adds than this run on one BLAS thread (`blas_threads`): about 20 ms on one core.
+SERIAL_BLAS_BELOW = 2**26
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def blas_threads(multiply_adds: int) -> Iterator[None]:
+    """Run the numpy products inside on one BLAS thread when they are small (fewer than `SERIAL_BLAS_BELOW`
+    multiply-adds), on BLAS's own count otherwise.
+
+    Why: after a threaded call OpenBLAS's workers spin for about 0.1 s waiting for the next one, and on a job's few
+    cores they take a core from the compiled parallel kernel that comes next. Behind BTF's patch pooling and bank
+    search, its pixel-grid neighbour search ran at 137 ms per scan instead of 90 (2 cores, synthetic-rgbd cable);
+    a second thread saves a small product far less than that. threadpoolctl sets the count (8 us a call)."""
+    if multiply_adds >= SERIAL_BLAS_BELOW:
+        yield
+        return
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        yield

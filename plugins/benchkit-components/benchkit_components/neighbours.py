@@ -72,6 +72,8 @@ class NearestNeighbors:
 
     def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Squared L2 distances and indices (int64) of the ``k`` nearest bank entries, each Q x k, nearest first."""
+        from benchkit_components.jit import blas_threads
+
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.bank.shape[1]:
             raise ValueError(f"queries must be Q x {self.bank.shape[1]}, got shape {queries.shape}")
@@ -88,7 +90,8 @@ class NearestNeighbors:
                 found = ranked[start:start + len(block)]
             else:
                 # |b|^2 - 2 q.b ranks the bank like |q - b|^2 does (|q|^2 is the same for every entry)
-                key = (block - self._centre) @ self._centred.T
+                with blas_threads(len(queries) * self.bank.size):  # small searches: one thread (see there)
+                    key = (block - self._centre) @ self._centred.T
                 key *= -2.0
                 key += self._squared_norms
                 if k == 1:

@@ -129,3 +129,23 @@ def test_bank_search_refuses_queries_of_another_width():
 
     with pytest.raises(ValueError, match="queries must be Q x 3"):
         NearestNeighbors(np.eye(3)).search(np.zeros((2, 4)))
+
+
+def test_small_products_run_on_one_blas_thread_and_large_ones_on_blas_own_count():
+    from threadpoolctl import threadpool_info
+
+    from benchkit_components.jit import SERIAL_BLAS_BELOW, blas_threads
+
+    np.ones((4, 4)) @ np.ones((4, 4))  # numpy's BLAS loaded
+
+    def blas_counts():  # numpy's own BLAS, which runs the products (scipy may load another copy)
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
+                and "numpy" in lib["filepath"]]
+
+    before = blas_counts()
+    assert before, "numpy's BLAS is not visible to threadpoolctl"
+    with blas_threads(SERIAL_BLAS_BELOW - 1):
+        assert set(blas_counts()) == {1}
+    assert blas_counts() == before
+    with blas_threads(SERIAL_BLAS_BELOW):
+        assert blas_counts() == before
