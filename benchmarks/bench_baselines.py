@@ -11,10 +11,12 @@ runs the same steps, timed in the same process on the same generated files.
   ``torch.cat`` + ``torch.min`` per pick) to 10,000 features, faiss 1-NN, object score the maximum.
 
 The benchkit side is each detector's plain name, fit and predict, with the feature cache off (a cached feature is
-no speed-up over the reference). Both sides get the same thread count (the process's: set ``OMP_NUM_THREADS`` to compare at a fixed count). open3d's
+no speed-up over the reference). Both sides get the same thread count (the process's: set ``OMP_NUM_THREADS`` to
+compare at a fixed count). open3d's
 RANSAC is not repeatable, so the reference side of PatchCore can score differently from run to run;
 ``--registration benchkit`` gives that side benchkit's seeded RANSAC (and fixes its coreset's random draws), so the
-score deltas then measure the other steps. Both sides run
+score deltas then measure the other steps; ``--draws benchkit`` also gives the reference's coreset benchkit's lift
+matrix and starting features, leaving only rounding between the sides. Both sides run
 once, untimed, on one training and one test sample before the first category, so that neither is charged for
 imports or for loading compiled kernels.
 
@@ -22,7 +24,7 @@ Prints one line per category: seconds (fit + predict) of each side, their ratio,
 difference; then the means. Usage:
 
     python benchmarks/bench_baselines.py [--datasets synthetic-rgbd,synthetic-pc] [--categories donut,blob]
-        [--cache DIR] [--registration open3d|benchkit]
+        [--cache DIR] [--registration open3d|benchkit] [--reference-seed N] [--draws reference|benchkit]
 """
 
 from __future__ import annotations
@@ -138,8 +140,9 @@ def reference_registration(source: np.ndarray, target: np.ndarray, voxel_size: f
     return np.asarray(src.points)
 
 
-def reference_patchcore_coreset(features: np.ndarray, memory_size: int = 10_000) -> np.ndarray:
-    """Real3D-AD ``ApproximateGreedyCoresetSampler.run_with_limit_memory`` (10 starting points, 128-d lift)."""
+def reference_patchcore_coreset(features: np.ndarray, memory_size: int = 10_000, draws=None) -> np.ndarray:
+    """Real3D-AD ``ApproximateGreedyCoresetSampler.run_with_limit_memory`` (10 starting points, 128-d lift).
+    ``draws``: (D x 128 lift matrix, starting indices) to use instead of torch's and numpy's random ones."""
     import torch
 
     def batchwise(a, b):
@@ -148,8 +151,12 @@ def reference_patchcore_coreset(features: np.ndarray, memory_size: int = 10_000)
         return (-2 * a.mm(b.T) + a_a + b_b).clamp(0, None).sqrt()
 
     with torch.no_grad():
-        reduced = torch.nn.Linear(features.shape[1], 128, bias=False)(torch.from_numpy(features))
-        starts = np.random.choice(len(reduced), min(10, len(reduced)), replace=False).tolist()
+        mapper = torch.nn.Linear(features.shape[1], 128, bias=False)
+        starts = np.random.choice(len(features), min(10, len(features)), replace=False).tolist()
+        if draws is not None:
+            mapper.weight.copy_(torch.from_numpy(np.ascontiguousarray(draws[0].T, dtype=np.float32)))
+            starts = [int(i) for i in draws[1]]
+        reduced = mapper(torch.from_numpy(features))
         anchor = torch.mean(batchwise(reduced, reduced[starts]), axis=-1).reshape(-1, 1)
         picked = []
         for _ in range(min(memory_size, len(reduced))):  # the reference loops memory_size times regardless of N
@@ -169,7 +176,18 @@ def benchkit_registration(template: np.ndarray):
     return lambda points, _template: register(points, target, 0.5, seed=0, refine=False)
 
 
-def reference_patchcore(train, test, registration: str = "open3d", seed: int = 0) -> list[float]:
+def benchkit_coreset_draws(n_features: int, n_rows: int):
+    """The lift matrix and starting indices that benchkit's PatchCore (seed 0) draws for its FPFH bank."""
+    from benchkit import rng
+    from benchkit_components.memory_bank import random_linear_matrix
+
+    branch_seed = int(rng(0, "coreset", "fpfh").integers(2**31))  # as PatchCoreFPFH._bank draws it
+    starts = rng(branch_seed, "coreset-starts").choice(n_rows, size=min(10, n_rows), replace=False)
+    return random_linear_matrix(n_features, 128, branch_seed), starts
+
+
+def reference_patchcore(train, test, registration: str = "open3d", seed: int = 0,
+                        draws: str = "reference") -> list[float]:
     import faiss
     import torch
 
@@ -181,7 +199,8 @@ def reference_patchcore(train, test, registration: str = "open3d", seed: int = 0
         torch.manual_seed(seed)
     features = [reference_fpfh(registered(np.asarray(s.points, np.float64), template), 0.5) for s in train]
     features = np.concatenate(features)
-    bank = features[reference_patchcore_coreset(features)]
+    shared = benchkit_coreset_draws(features.shape[1], len(features)) if draws == "benchkit" else None
+    bank = features[reference_patchcore_coreset(features, draws=shared)]
     index = faiss.IndexFlatL2(bank.shape[1])
     index.add(np.ascontiguousarray(bank))
     scores = []
@@ -218,6 +237,10 @@ def main() -> None:
     parser.add_argument("--reference-seed", type=int, default=0,
                         help="with --registration benchkit: numpy's and torch's seed for the reference's coreset "
                              "(another seed shows how much the reference's own random draws move its scores)")
+    parser.add_argument("--draws", choices=("reference", "benchkit"), default="reference",
+                        help="PatchCore's reference side: its coreset's own random lift and starting features, or "
+                             "the ones benchkit draws (with --registration benchkit, the score deltas then measure "
+                             "floating-point rounding only)")
     args = parser.parse_args()
     os.environ["BENCHKIT_FEATURE_CACHE"] = "off"  # both sides compute every feature: a cache hit is no speed-up
     registry = get_registry()
@@ -234,7 +257,7 @@ def main() -> None:
             test = [dataset.load(r) for r in dataset.index(category, "test")]
             if dataset_name == "synthetic-pc":
                 reference = functools.partial(reference_patchcore, registration=args.registration,
-                                              seed=args.reference_seed)
+                                              seed=args.reference_seed, draws=args.draws)
             if not warmed:  # imports and compiled kernels (numba's disk cache) loaded before either side is timed
                 benchkit_scores(detector_name, train[:1], test[:1])
                 reference(train[:1], test[:1])
