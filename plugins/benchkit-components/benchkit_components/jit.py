@@ -84,8 +84,8 @@ def blas_threads(multiply_adds: int) -> Iterator[None]:
 
     Why: after a threaded call OpenBLAS's workers spin for about 0.1 s waiting for the next one, and on a job's few
     cores they take a core from the compiled parallel kernel that comes next. Behind BTF's patch pooling and bank
-    search, its pixel-grid neighbour search ran at 137 ms per scan instead of 90 (2 cores, synthetic-rgbd cable);
-    a second thread saves a small product far less than that. threadpoolctl sets the count (8 us a call)."""
+    search, its pixel-grid neighbour search took 137 ms per scan, 94 ms with those products on one thread and 85 ms
+    timed alone (2 cores, synthetic-rgbd cable); a second thread saves a small product far less than that. threadpoolctl sets the count (8 us a call)."""
     if multiply_adds >= SERIAL_BLAS_BELOW:
         yield
         return
