@@ -177,13 +177,12 @@ def benchkit_registration(template: np.ndarray):
 
 
 def benchkit_coreset_draws(n_features: int, n_rows: int):
-    """The lift matrix and starting indices that benchkit's PatchCore (seed 0) draws for its FPFH bank."""
-    from benchkit import rng
-    from benchkit_components.memory_bank import random_linear_matrix
+    """The lift matrix and starting indices that benchkit's PatchCore (seed 0, as `benchkit_scores` builds it)
+    draws for its FPFH bank."""
+    from benchkit_components.memory_bank import coreset_starts, random_linear_matrix
 
-    branch_seed = int(rng(0, "coreset", "fpfh").integers(2**31))  # as PatchCoreFPFH._bank draws it
-    starts = rng(branch_seed, "coreset-starts").choice(n_rows, size=min(10, n_rows), replace=False)
-    return random_linear_matrix(n_features, 128, branch_seed), starts
+    seed = get_registry().detectors["patchcore-fpfh"].build(seed=0).coreset_seed("fpfh")
+    return random_linear_matrix(n_features, 128, seed), coreset_starts(n_rows, seed)
 
 
 def reference_patchcore(train, test, registration: str = "open3d", seed: int = 0,

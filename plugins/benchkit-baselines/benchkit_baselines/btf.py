@@ -43,8 +43,9 @@ Differences from the reference code that remain, and their measured effect:
 Speed against the reference's steps on the same files, same run (`benchmarks/bench_baselines.py --datasets
 synthetic-rgbd`, 2-core machine): BTF(FPFH) mean 3.57x and 3.62x faster in two runs (3.29-3.79x per category),
 every I-AUROC equal; before the small BLAS products ran on one thread and the neighbour lists became int32
-(benchkit 2.2, the same machine) 2.87x (2.71-3.03x). Per 224 x 224 scan (49k points, 2 threads) the grid search takes about 80 ms, SPFH
-43 ms, FPFH 36 ms, normals 8 ms, patch pooling 3 ms.
+(benchkit 2.2, the same machine) 2.87x (2.71-3.03x). Per 224 x 224 scan (49k points, 2 threads; timers around
+each kernel during fit and predict on cable) the grid search's kernel takes about 80 ms, SPFH 43 ms, FPFH 36 ms,
+normals 8 ms; patch pooling 1.6 ms.
 
 Cost on unorganized clouds grows linearly with their size (`benchmarks/bench_scaling.py`, one thread of a shared
 2-core machine, randomly ordered synthetic-pc surfaces): BTF(FPFH) 11.7 s per test sample at 50k points, 355 s at

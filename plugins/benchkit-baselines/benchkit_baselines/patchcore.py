@@ -135,6 +135,11 @@ class PatchCoreFPFH(Detector):
 
         return fpfh(points, self.radii_.normal, self.normal_max_nn, self.radii_.fpfh, self.fpfh_max_nn, cached=True)
 
+    def coreset_seed(self, branch: str) -> int:
+        """Seed of a bank's coreset draws (lift matrix, starting features): each branch ("fpfh", "xyz") its own
+        stream of the job seed."""
+        return int(rng(self.seed, "coreset", branch).integers(2**31))
+
     def _bank(self, features: np.ndarray, branch: str):
         """Coreset of ``features`` and the scale used to normalize its distances."""
         from benchkit_components.memory_bank import approximate_greedy_coreset
@@ -143,9 +148,8 @@ class PatchCoreFPFH(Detector):
         n = self.max_bank
         if self.coreset_fraction is not None:
             n = min(n, max(1, math.ceil(self.coreset_fraction * len(features))))
-        branch_seed = int(rng(self.seed, "coreset", branch).integers(2**31))  # each branch its own stream
-        keep = approximate_greedy_coreset(features, n, seed=branch_seed, projection_dim=self.projection_dim,
-                                          projection=self.projection)
+        keep = approximate_greedy_coreset(features, n, seed=self.coreset_seed(branch),
+                                          projection_dim=self.projection_dim, projection=self.projection)
         bank = NearestNeighbors(features[keep])
         if not self.with_raw:  # only the FPFH+Raw average needs the scale (measured: 0.5 s on a synthetic-rgbd fit)
             return bank, 1.0

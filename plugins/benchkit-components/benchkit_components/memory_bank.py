@@ -88,6 +88,12 @@ def greedy_coreset(features: np.ndarray, n: int, start_index: int = 0, device: s
 PROJECTIONS = ("linear", "sparse", "none")
 
 
+def coreset_starts(n_rows: int, seed: int, n_starting_points: int = 10) -> np.ndarray:
+    """The distinct rows whose mean distance starts `approximate_greedy_coreset`'s running minima (the reference
+    draws them with numpy's global generator)."""
+    return rng(seed, "coreset-starts").choice(n_rows, size=min(n_starting_points, n_rows), replace=False)
+
+
 def approximate_greedy_coreset(
     features: np.ndarray,
     n: int,
@@ -114,8 +120,7 @@ def approximate_greedy_coreset(
         features = random_linear_projection(features, projection_dim, seed)
     elif projection == "sparse" and features.shape[1] > projection_dim:
         features = sparse_random_projection(features, projection_dim, seed)
-    starts = rng(seed, "coreset-starts").choice(len(features), size=min(n_starting_points, len(features)),
-                                                replace=False)
+    starts = coreset_starts(len(features), seed, n_starting_points)
     anchor = np.zeros(len(features), dtype=np.float64)
     for start in starts:
         anchor += np.linalg.norm(features - features[start], axis=1)

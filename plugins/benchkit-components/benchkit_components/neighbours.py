@@ -72,7 +72,7 @@ class NearestNeighbors:
 
     def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Squared L2 distances and indices (int64) of the ``k`` nearest bank entries, each Q x k, nearest first."""
-        from benchkit_components.jit import blas_threads
+        from benchkit_components.jit import blas_threads  # here: jit imports this module
 
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.bank.shape[1]:
